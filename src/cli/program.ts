@@ -1,0 +1,101 @@
+/**
+ * The `sgflow` command's arguments: one entry point for every role (offline compiler and tracer, API
+ * server, agent, the all-in-one `up`). Each subcommand lives in its own module; this file
+ * only parses arguments and turns coded errors into a clear message and exit status 2.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+
+import { SgflowError } from '../model/errors.js';
+import { ENFORCEMENT_MODES, type EnforcementMode } from '../model/types.js';
+import { runCompile } from './compile.js';
+import { runServer } from './server.js';
+import { runTrace } from './trace.js';
+
+function tableNumber(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 254) {
+    throw new InvalidArgumentError('must be a table number from 0 to 254.');
+  }
+  return n;
+}
+
+function mode(value: string): EnforcementMode {
+  if (!(ENFORCEMENT_MODES as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`must be one of ${ENFORCEMENT_MODES.join(', ')}.`);
+  }
+  return value as EnforcementMode;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('sgflow')
+    .description('Cloud security groups enforced by OpenFlow tables in Open vSwitch.')
+    .showHelpAfterError();
+
+  program
+    .command('compile')
+    .description(
+      'Compile a policy file into the flows of this host, one per line, in the syntax\n' +
+        '`ovs-ofctl -O OpenFlow15 --bundle replace-flows BRIDGE -` installs.',
+    )
+    .requiredOption('--policy <file>', 'policy file (JSON, docs/policy-file.md)')
+    .option('--mode <mode>', `enforcement mode: ${ENFORCEMENT_MODES.join(', ')}`, mode, 'conntrack')
+    .option('--base-table <n>', 'number of the first table sgflow uses', tableNumber, 0)
+    .option('--stats', 'print flow counts per table to stderr')
+    .action(
+      (opts: { policy: string; mode: EnforcementMode; baseTable: number; stats?: boolean }) => {
+        runCompile(opts);
+      },
+    );
+
+  program
+    .command('trace')
+    .description(
+      'Trace a packet sent by a port through the compiled tables (simulated), print the path,\n' +
+        'the verdict and the security-group rule behind it, beside the reference verdict.',
+    )
+    .requiredOption('--policy <file>', 'policy file (JSON, docs/policy-file.md)')
+    .requiredOption('--port <id>', 'id of the local port the packet comes from')
+    .requiredOption(
+      '--packet <fields>',
+      "packet in ovs-ofctl match syntax, e.g. 'tcp,nw_dst=10.1.0.12,tp_dst=80' (unset fields default from the port)",
+    )
+    .option('--mode <mode>', `enforcement mode: ${ENFORCEMENT_MODES.join(', ')}`, mode, 'conntrack')
+    .option('--base-table <n>', 'number of the first table sgflow uses', tableNumber, 0)
+    .action(
+      (opts: {
+        policy: string;
+        port: string;
+        packet: string;
+        mode: EnforcementMode;
+        baseTable: number;
+      }) => {
+        runTrace(opts);
+      },
+    );
+
+  program
+    .command('server')
+    .description('Serve the Neutron v2.0 security-group API over an embedded SQLite store.')
+    .option('--db <file>', 'SQLite database file', 'sgflow.db')
+    .option('--listen <addr>', 'address:port to listen on', '127.0.0.1:9696')
+    .option('--auth <kind>', 'noauth (local admin) or token', 'noauth')
+    .option('--tokens <file>', 'tokens file for --auth token')
+    .action(async (opts: { db: string; listen: string; auth: string; tokens?: string }) => {
+      await runServer(opts);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (e) {
+    if (e instanceof SgflowError) {
+      process.stderr.write(`sgflow: error: ${e.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw e;
+  }
+}
