@@ -20,7 +20,7 @@ export const ERRORS = {
   SG_INVALID_FIELD: {
     status: 400,
     type: 'HTTPBadRequest',
-    message: "Invalid input for {field}. Reason: {reason}.",
+    message: 'Invalid input for {field}. Reason: {reason}.',
   },
   SG_MISSING_FIELD: {
     status: 400,
@@ -36,7 +36,7 @@ export const ERRORS = {
     status: 400,
     type: 'SecurityGroupRuleInvalidProtocol',
     message:
-      "Security group rule protocol {protocol} not supported. Only protocol values {values} and integer representations [0 to 255] are supported.",
+      'Security group rule protocol {protocol} not supported. Only protocol values {values} and integer representations [0 to 255] are supported.',
   },
   SG_INVALID_PORT_RANGE: {
     status: 400,
@@ -115,7 +115,8 @@ export const ERRORS = {
   PORT_SECURITY_CONFLICT: {
     status: 409,
     type: 'PortSecurityAndIPRequiredForSecurityGroups',
-    message: 'Port security must be enabled and port must have an IP address in order to use security groups.',
+    message:
+      'Port security must be enabled and port must have an IP address in order to use security groups.',
   },
   DUPLICATE_ID: {
     status: 409,
@@ -126,6 +127,122 @@ export const ERRORS = {
     status: 400,
     type: 'PolicyFileInvalid',
     message: '{path}: {reason}',
+  },
+  SG_MISSING_ICMP_TYPE: {
+    status: 400,
+    type: 'SecurityGroupMissingIcmpType',
+    message:
+      'ICMP code (port-range-max) {value} is provided but ICMP type (port-range-min) is missing.',
+  },
+  SG_DUPLICATE_RULE_IN_POST: {
+    status: 409,
+    type: 'DuplicateSecurityGroupRuleInPost',
+    message: 'Duplicate Security Group Rule in POST.',
+  },
+  ADDRESS_PAIR_PORT_SECURITY: {
+    status: 409,
+    type: 'AddressPairAndPortSecurityRequired',
+    message: 'Port Security must be enabled in order to have allowed address pairs on a port.',
+  },
+  ADDRESS_PAIR_DUPLICATE: {
+    status: 400,
+    type: 'DuplicateAddressPairInRequest',
+    message:
+      'Request contains duplicate address pair: mac_address {mac_address} ip_address {ip_address}.',
+  },
+  // --- API (Neutron's HTTP layer: auth, policy, quotas, revisions, list parameters) ---
+  BAD_REQUEST: { status: 400, type: 'HTTPBadRequest', message: '{reason}' },
+  NOT_AUTHENTICATED: {
+    status: 401,
+    type: 'HTTPUnauthorized',
+    message: 'The request you have made requires authentication: {reason}.',
+  },
+  POLICY_NOT_AUTHORIZED: {
+    status: 403,
+    type: 'PolicyNotAuthorized',
+    message: 'rule:{action} is disallowed by policy.',
+  },
+  RESOURCE_NOT_FOUND: {
+    status: 404,
+    type: 'HTTPNotFound',
+    message: 'The resource could not be found: {method} {url}.',
+  },
+  METHOD_NOT_ALLOWED: {
+    status: 405,
+    type: 'HTTPMethodNotAllowed',
+    message: 'The method {method} is not allowed for this resource; allowed: {allowed}.',
+  },
+  REVISION_MISMATCH: {
+    status: 412,
+    type: 'RevisionNumberConstraintFailed',
+    message: 'Constrained to {expected}, but current revision is {current}',
+  },
+  OVER_QUOTA: {
+    status: 409,
+    type: 'OverQuota',
+    message: "Quota exceeded for resources: ['{resource}'].",
+  },
+  PROJECT_MISMATCH: {
+    status: 400,
+    type: 'HTTPBadRequest',
+    message:
+      "Specifying 'project_id' or 'tenant_id' other than the authenticated project in request requires admin privileges",
+  },
+  READ_ONLY_ATTRIBUTE: {
+    status: 400,
+    type: 'HTTPBadRequest',
+    message: 'Cannot update read-only attribute {field}; updatable: {allowed}.',
+  },
+  SG_DEFAULT_EXISTS: {
+    status: 409,
+    type: 'SecurityGroupDefaultAlreadyExists',
+    message: 'Default security group already exists.',
+  },
+  SG_CANNOT_REMOVE_DEFAULT: {
+    status: 409,
+    type: 'SecurityGroupCannotRemoveDefault',
+    message: 'Insufficient rights for removing default security group.',
+  },
+  SG_CANNOT_UPDATE_DEFAULT: {
+    status: 409,
+    type: 'SecurityGroupCannotUpdateDefault',
+    message: 'Updating default security group not allowed.',
+  },
+  NETWORK_IN_USE: {
+    status: 409,
+    type: 'NetworkInUse',
+    message:
+      'Unable to complete operation on network {id}. There are one or more ports still in use on the network.',
+  },
+  ADDRESS_GROUP_IN_USE: {
+    status: 409,
+    type: 'AddressGroupInUse',
+    message: 'Address group {id} is in use on one or more security group rules.',
+  },
+  ADDRESSES_NOT_FOUND: {
+    status: 400,
+    type: 'AddressesNotFound',
+    message: 'Addresses {addresses} not found in the address group {id}.',
+  },
+  TAG_NOT_FOUND: {
+    status: 404,
+    type: 'TagNotFound',
+    message: 'Tag {tag} could not be found for {resource} {id}.',
+  },
+  MAC_IN_USE: {
+    status: 409,
+    type: 'MacAddressInUse',
+    message: 'Unable to complete operation for network {net_id}. The mac address {mac} is in use.',
+  },
+  IP_IN_USE: {
+    status: 409,
+    type: 'IpAddressAlreadyAllocated',
+    message: 'IP address {ip} already allocated on network {net_id}.',
+  },
+  INTERNAL: {
+    status: 500,
+    type: 'HTTPInternalServerError',
+    message: 'Request Failed: internal server error while processing your request.',
   },
 } as const satisfies Record<string, ErrorDef>;
 
