@@ -1,0 +1,431 @@
+/**
+ * The agent: intent (a policy source following the store) + local interfaces (OVSDB) →
+ * compiler → desired table → difference against what the switch holds → one atomic bundle.
+ *
+ * One reconcile runs at a time; changes that arrive meanwhile are coalesced into the next.
+ * The agent keeps the table it believes the switch holds. It reads the switch's flows back
+ * (a resync) on start, after every reconnect (that includes an ovs-vswitchd restart, which
+ * loses all flows) and after any failed bundle, and then sends only the difference: flows
+ * that are already right are never touched, so their counters and durations survive and no
+ * packet of an allowed connection is ever dropped by the agent's own doing.
+ *
+ * Invariants:
+ * - Every difference goes out as one OpenFlow bundle (atomic); a failed bundle leaves the
+ *   switch as it was, is logged with the switch's error, and is followed by a resync and a
+ *   retry with backoff — never by a partial state.
+ * - Only the agent's tables (base..base+9) are read or changed; flows of other tables are
+ *   someone else's.
+ * - `appliedRevision` only names a store revision whose flows the switch acknowledged.
+ */
+import { normalizePolicy } from '../model/policy.js';
+import type { EnforcementMode, NormalizedPolicy } from '../model/types.js';
+import type { Flow, FlowTable } from '../openflow/ir.js';
+import { AgentMetrics, type Health } from './metrics.js';
+import type { PolicySource } from './policy-source.js';
+import { applyFlowMods, diffFlows, indexFlows, type FlowMod } from './reconcile.js';
+import type { FlowSwitch, LocalInterface, PortSource } from './switch.js';
+
+/** Number of tables the pipeline uses (docs/pipeline.md). */
+export const PIPELINE_TABLES = 10;
+
+/** A local port as the compiler takes it: the store port id and its OpenFlow port. */
+export interface LocalPort {
+  portId: string;
+  ofport: number;
+}
+
+/** What the agent hands the compiler (src/compiler `compile`'s input, structurally). */
+export interface CompileInput {
+  policy: NormalizedPolicy;
+  localPorts: LocalPort[];
+  uplinkOfport?: number;
+  networkKeys?: ReadonlyMap<string, number>;
+  options: { mode: EnforcementMode; baseTable: number };
+}
+
+/** What the agent reads of the compiler's output. */
+export interface CompileResult {
+  flows: FlowTable;
+  warnings: readonly string[];
+}
+
+/**
+ * The compiler, injected (the commands pass src/compiler's `compile`), so the agent's loop
+ * can be tested with a small stand-in.
+ */
+export type CompileFn = (input: CompileInput) => CompileResult;
+
+export interface AgentLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export const silentLogger: AgentLogger = { info() {}, warn() {}, error() {} };
+
+export interface AgentOptions<R extends CompileResult = CompileResult> {
+  compile: (input: CompileInput) => R;
+  source: PolicySource;
+  switch: FlowSwitch;
+  ports: PortSource;
+  mode?: EnforcementMode;
+  baseTable?: number;
+  /** Name of the bridge interface that leads to other hosts (the uplink), if any. */
+  uplink?: string;
+  networkKeys?: ReadonlyMap<string, number>;
+  metrics?: AgentMetrics;
+  log?: AgentLogger;
+  /** Wait before retrying after a failure; grows ×2 up to 30× this. Default 200 ms. */
+  retryMs?: number;
+}
+
+/** What one reconcile did (tests count flow mods per change with it). */
+export interface ReconcileReport {
+  /** Store revision the switch now holds. */
+  revision: number;
+  resync: boolean;
+  mods: readonly FlowMod[];
+  adds: number;
+  deletes: number;
+  flows: number;
+  compileMs: number;
+  totalMs: number;
+}
+
+interface Waiter {
+  revision: number;
+  portsGeneration: number;
+  resolve: () => void;
+}
+
+function now(): number {
+  return performance.now();
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export class Agent<R extends CompileResult = CompileResult> {
+  readonly metrics: AgentMetrics;
+  private readonly log: AgentLogger;
+  private readonly baseTable: number;
+  private readonly mode: EnforcementMode;
+  private readonly retryMs: number;
+
+  private ifaces: readonly LocalInterface[] = [];
+  private portsGeneration = 0;
+  private installed = new Map<string, Flow>();
+  private needResync = true;
+  private dirty = false;
+  private running: Promise<void> | undefined;
+  private closed = false;
+  private started = false;
+  private failures = 0;
+  private lastError: string | undefined;
+  private policyOk = false;
+  private switchUp = false;
+  private ovsdbUp = false;
+  private normalizedFor: { revision: number; policy: NormalizedPolicy } | undefined;
+
+  private applied = { revision: -1, portsGeneration: -1 };
+  private waiters: Waiter[] = [];
+  private reportListeners: ((r: ReconcileReport) => void)[] = [];
+  private last: R | undefined;
+
+  constructor(private readonly opts: AgentOptions<R>) {
+    this.metrics = opts.metrics ?? new AgentMetrics();
+    this.log = opts.log ?? silentLogger;
+    this.baseTable = opts.baseTable ?? 0;
+    this.mode = opts.mode ?? 'conntrack';
+    this.retryMs = opts.retryMs ?? 200;
+  }
+
+  /** Connects everything, takes the first snapshot, and converges once before resolving. */
+  async start(): Promise<void> {
+    if (this.started) throw new Error('agent already started');
+    this.started = true;
+    const { source, ports } = this.opts;
+    const sw = this.opts.switch;
+
+    sw.onStateChange((state) => {
+      this.switchUp = state === 'connected';
+      this.metrics.connected.set({ peer: 'openflow' }, this.switchUp ? 1 : 0);
+      this.log.info({ state }, 'openflow connection');
+      if (this.switchUp) {
+        this.needResync = true;
+        this.kick();
+      }
+    });
+    ports.onStateChange((state) => {
+      this.ovsdbUp = state === 'connected';
+      this.metrics.connected.set({ peer: 'ovsdb' }, this.ovsdbUp ? 1 : 0);
+      this.log.info({ state }, 'ovsdb connection');
+    });
+
+    await ports.ensureBridge();
+    this.ovsdbUp = true;
+    this.metrics.connected.set({ peer: 'ovsdb' }, 1);
+    await ports.watch((ifaces) => {
+      this.ifaces = ifaces;
+      this.portsGeneration++;
+      this.kick();
+    });
+    await source.start({
+      onReset: (revision) => {
+        this.log.info({ revision }, 'policy snapshot');
+        this.kick();
+      },
+      onChanges: (revision, changes) => {
+        this.log.info({ revision, changes: changes.length }, 'policy change');
+        this.kick();
+      },
+      onError: (err) => {
+        this.metrics.errors.inc({ kind: 'store' });
+        this.log.error({ err: err.message }, 'policy feed failed; taking a new snapshot');
+      },
+    });
+    await sw.connect();
+    this.switchUp = true;
+    this.metrics.connected.set({ peer: 'openflow' }, 1);
+    this.kick();
+    await this.settled();
+  }
+
+  async stop(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.opts.source.stop();
+    await this.running?.catch(() => undefined);
+    await this.opts.ports.close();
+    await this.opts.switch.close();
+  }
+
+  /** Store revision whose flows the switch has acknowledged. */
+  get appliedRevision(): number {
+    return this.applied.revision;
+  }
+
+  /** The compiler output of the last successful reconcile (cookies → origins, warnings). */
+  get lastCompile(): R | undefined {
+    return this.last;
+  }
+
+  /** The table the agent believes the switch holds. */
+  installedFlows(): Flow[] {
+    return [...this.installed.values()];
+  }
+
+  /** Local ports joined with the store (what the compiler gets). */
+  localPorts(): LocalPort[] {
+    const cache = this.opts.source.cache;
+    const out: LocalPort[] = [];
+    for (const i of this.ifaces) {
+      if (i.ifaceId === undefined || i.ofport <= 0) continue;
+      if (cache.port(i.ifaceId) === undefined) continue;
+      out.push({ portId: i.ifaceId, ofport: i.ofport });
+    }
+    return out.sort((a, b) => a.ofport - b.ofport);
+  }
+
+  onReconcile(listener: (r: ReconcileReport) => void): () => void {
+    this.reportListeners.push(listener);
+    return () => {
+      this.reportListeners = this.reportListeners.filter((l) => l !== listener);
+    };
+  }
+
+  /** Resolves once the switch holds the policy of store revision `revision` (or later). */
+  waitForRevision(revision: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiters.push({ revision, portsGeneration: -1, resolve });
+      this.flushWaiters();
+    });
+  }
+
+  /** Resolves once everything the agent has seen so far (policy and interfaces) is on the switch. */
+  settled(): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiters.push({
+        revision: this.opts.source.cache.revision,
+        portsGeneration: this.portsGeneration,
+        resolve,
+      });
+      this.flushWaiters();
+    });
+  }
+
+  /** Forces a read-back of the switch's flows and a reconcile against them. */
+  resync(): Promise<void> {
+    this.needResync = true;
+    this.kick();
+    return this.settled();
+  }
+
+  health(): Health {
+    const ok = this.switchUp && this.ovsdbUp && this.policyOk && this.failures === 0;
+    return {
+      ok,
+      ovsdb: this.ovsdbUp,
+      openflow: this.switchUp,
+      policy: this.policyOk,
+      ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
+      appliedRevision: this.applied.revision,
+      flows: this.installed.size,
+    };
+  }
+
+  private flushWaiters(): void {
+    const keep: Waiter[] = [];
+    for (const w of this.waiters) {
+      if (this.applied.revision >= w.revision && this.applied.portsGeneration >= w.portsGeneration)
+        w.resolve();
+      else keep.push(w);
+    }
+    this.waiters = keep;
+  }
+
+  private kick(): void {
+    if (this.closed || !this.started) return;
+    this.dirty = true;
+    if (this.running) return;
+    this.running = this.loop().finally(() => {
+      this.running = undefined;
+      if (this.dirty && !this.closed) this.kick();
+    });
+  }
+
+  private async loop(): Promise<void> {
+    while (this.dirty && !this.closed) {
+      this.dirty = false;
+      if (!this.switchUp) return; // a reconnect kicks us again
+      try {
+        await this.reconcileOnce();
+      } catch (e) {
+        const err = e as Error & { kind?: string };
+        this.failures++;
+        this.lastError = err.message;
+        const kind = err.kind ?? 'bundle';
+        this.metrics.errors.inc({ kind });
+        this.needResync = true;
+        const delay = Math.min(this.retryMs * 2 ** (this.failures - 1), this.retryMs * 30);
+        this.log.error(
+          { err: err.message, failures: this.failures, retryInMs: delay },
+          'reconcile failed; the switch keeps its previous table; resync and retry',
+        );
+        this.dirty = true;
+        await sleep(delay);
+      }
+    }
+  }
+
+  private normalized(): NormalizedPolicy {
+    const cache = this.opts.source.cache;
+    if (this.normalizedFor?.revision === cache.revision) return this.normalizedFor.policy;
+    const policy = normalizePolicy(cache.policy());
+    this.normalizedFor = { revision: cache.revision, policy };
+    return policy;
+  }
+
+  private async reconcileOnce(): Promise<void> {
+    const t0 = now();
+    const sw = this.opts.switch;
+    const revision = this.opts.source.cache.revision;
+    const portsGeneration = this.portsGeneration;
+    const base = this.baseTable;
+
+    let resync = false;
+    if (this.needResync) {
+      let flows: Flow[];
+      try {
+        flows = await sw.dumpFlows(base, base + PIPELINE_TABLES - 1);
+      } catch (e) {
+        throw Object.assign(e as Error, { kind: 'openflow' });
+      }
+      this.installed = indexFlows(flows);
+      this.needResync = false;
+      resync = true;
+      this.metrics.resyncs.inc();
+    }
+
+    const tc = now();
+    let result: R;
+    try {
+      const uplink =
+        this.opts.uplink === undefined
+          ? undefined
+          : this.ifaces.find((i) => i.name === this.opts.uplink && i.ofport > 0)?.ofport;
+      result = this.opts.compile({
+        policy: this.normalized(),
+        localPorts: this.localPorts(),
+        ...(uplink !== undefined ? { uplinkOfport: uplink } : {}),
+        ...(this.opts.networkKeys ? { networkKeys: this.opts.networkKeys } : {}),
+        options: { mode: this.mode, baseTable: base },
+      });
+      this.policyOk = true;
+    } catch (e) {
+      // Bad intent is not retried (the next change kicks us); the switch keeps its table.
+      this.policyOk = false;
+      this.metrics.errors.inc({ kind: 'compile' });
+      this.lastError = (e as Error).message;
+      this.log.error(
+        { err: (e as Error).message, revision },
+        'compile failed; flows left as they are',
+      );
+      return;
+    }
+    const compileMs = now() - tc;
+    this.metrics.compileSeconds.observe(compileMs / 1000);
+    for (const w of result.warnings) this.log.warn({ revision }, w);
+
+    const mods = diffFlows([...this.installed.values()], result.flows);
+    if (mods.length > 0) {
+      try {
+        await sw.applyBundle(mods);
+      } catch (e) {
+        this.log.error(
+          { err: (e as Error).message, mods: mods.length, revision },
+          'bundle rejected by the switch',
+        );
+        throw e;
+      }
+      this.installed = indexFlows(applyFlowMods([...this.installed.values()], mods));
+      this.metrics.changesApplied.inc();
+    }
+    let adds = 0;
+    let deletes = 0;
+    for (const m of mods) {
+      if (m.command === 'add') adds++;
+      else deletes++;
+    }
+    this.metrics.flowMods.inc({ command: 'add' }, adds);
+    this.metrics.flowMods.inc({ command: 'delete_strict' }, deletes);
+    this.metrics.flowsInstalled.set(this.installed.size);
+    this.metrics.localPorts.set(this.localPorts().length);
+    this.metrics.appliedRevision.set(revision);
+    this.last = result;
+    this.failures = 0;
+    this.lastError = undefined;
+    this.applied = { revision, portsGeneration };
+    const totalMs = now() - t0;
+    this.metrics.reconcileSeconds.observe(totalMs / 1000);
+    const report: ReconcileReport = {
+      revision,
+      resync,
+      mods,
+      adds,
+      deletes,
+      flows: this.installed.size,
+      compileMs,
+      totalMs,
+    };
+    if (mods.length > 0 || resync) {
+      this.log.info(
+        { revision, resync, adds, deletes, flows: report.flows, compileMs: +compileMs.toFixed(2) },
+        'reconciled',
+      );
+    }
+    for (const l of this.reportListeners) l(report);
+    this.flushWaiters();
+  }
+}
