@@ -8,7 +8,7 @@
  * on `stop()`, on process exit, and on the next start if a previous test process died without
  * cleaning up. Every command runs through execFile with an argument vector: no shell strings.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,6 +51,8 @@ export interface OvsSandbox {
   readonly ownedNetns: Set<string>;
   /** Make a fresh unique namespace name owned by this sandbox, for a VM. */
   newNetnsName(tag: string): string;
+  /** Long-running helpers (servers, sniffers) started for this sandbox; killed on stop. */
+  readonly children: Set<ChildProcess>;
   stop(): Promise<void>;
 }
 
@@ -66,7 +68,9 @@ export function run(
 ): Promise<string> {
   return runRaw(cmd, args, opts).then((r) => {
     if (r.code !== 0) {
-      throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
+      throw new Error(
+        `${cmd} ${args.join(' ')} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`,
+      );
     }
     return r.stdout;
   });
@@ -82,13 +86,17 @@ export function runRaw(
     const child = execFile(
       cmd,
       args,
-      { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024 },
+      {
+        env: opts.env ?? process.env,
+        timeout: opts.timeoutMs ?? 30_000,
+        maxBuffer: 64 * 1024 * 1024,
+      },
       (err, stdout, stderr) => {
         let code = 0;
         if (err) {
-          const e = err as NodeJS.ErrnoException & { code?: unknown; signal?: unknown };
+          const e = err as NodeJS.ErrnoException & { code?: unknown; signal?: NodeJS.Signals | null };
           code = typeof e.code === 'number' ? e.code : 127;
-          if (e.signal) stderr = `${stderr}\n(killed by ${String(e.signal)})`;
+          if (e.signal) stderr = `${stderr}\n(killed by ${e.signal})`;
           if (typeof e.code === 'string') stderr = `${stderr}\n${e.message}`;
         }
         resolve({ stdout: String(stdout), stderr: String(stderr), code });
@@ -182,7 +190,7 @@ function listNetnsSync(): string[] {
  */
 export function sweepLeftovers(): void {
   const tmp = tmpdir();
-  let entries: string[] = [];
+  let entries: string[];
   try {
     entries = readdirSync(tmp);
   } catch {
@@ -229,6 +237,7 @@ class OvsSandboxImpl implements OvsSandbox {
   readonly mgmt: string;
   readonly env: NodeJS.ProcessEnv;
   readonly ownedNetns = new Set<string>();
+  readonly children = new Set<ChildProcess>();
   private stopped = false;
   private vmCounter = 0;
 
@@ -308,7 +317,9 @@ class OvsSandboxImpl implements OvsSandbox {
     await this.startVswitchd();
     // Wait until the bridge's management socket is back.
     for (let i = 0; i < 100; i++) {
-      const r = await runRaw('ovs-ofctl', ['-O', 'OpenFlow15', 'show', this.mgmt], { env: this.env });
+      const r = await runRaw('ovs-ofctl', ['-O', 'OpenFlow15', 'show', this.mgmt], {
+        env: this.env,
+      });
       if (r.code === 0) return;
       await sleep(50);
     }
@@ -319,6 +330,7 @@ class OvsSandboxImpl implements OvsSandbox {
     if (this.stopped) return;
     this.stopped = true;
     live.delete(this);
+    this.killChildren();
     for (const d of ['ovs-vswitchd', 'ovsdb-server']) {
       const pid = ownedDaemonPid(this.dir, d);
       if (pid !== null) await killAndWait(pid);
@@ -328,11 +340,20 @@ class OvsSandboxImpl implements OvsSandbox {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
+  private killChildren(): void {
+    for (const c of this.children) {
+      if (c.pid !== undefined && c.exitCode === null && c.signalCode === null)
+        killSync(c.pid, 'SIGKILL');
+    }
+    this.children.clear();
+  }
+
   /** Best-effort synchronous teardown for the process 'exit' hook. */
   stopSync(): void {
     if (this.stopped) return;
     this.stopped = true;
     live.delete(this);
+    this.killChildren();
     for (const d of ['ovs-vswitchd', 'ovsdb-server']) {
       const pid = ownedDaemonPid(this.dir, d);
       if (pid !== null) killSync(pid, 'SIGKILL');
@@ -365,6 +386,18 @@ export async function startOvs(opts: StartOvsOptions = {}): Promise<OvsSandbox> 
   try {
     await run('ip', ['netns', 'add', netns]);
     await run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+    // The bridge side of every VM veth lives here; keep its kernel stack from sending its
+    // own IPv6 (RS, MLD, link-local ND) into the VMs.
+    for (const scope of ['all', 'default']) {
+      await run('ip', [
+        'netns',
+        'exec',
+        netns,
+        'sysctl',
+        '-qw',
+        `net.ipv6.conf.${scope}.disable_ipv6=1`,
+      ]);
+    }
     await s.startDb();
     await s.startVswitchd();
     await s.vsctl(

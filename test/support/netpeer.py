@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Tiny traffic endpoints for the end-to-end tests, run inside a VM's network namespace.
+
+Every server binds dual-stack (IPv4 and IPv6 on one socket). Output is one event per line on
+stdout, flushed at once, so the test can wait for it:
+
+  tcp-server PORT                  LISTENING / ACCEPT <host> <port> / RECV <line> / CLOSED
+                                   each stdin line is sent to every connected peer
+  tcp-client HOST PORT [SPORT]     CONNECTED or FAIL <reason> / RECV <line> / CLOSED
+                                   each stdin line is sent to the server
+  tcp-connect HOST PORT [SPORT] [TIMEOUT]
+                                   exit 0 when the handshake completes, 1 otherwise
+  udp-server PORT                  LISTENING / RECV <host> <port> <data>; replies "echo:<data>"
+  udp-send HOST PORT DATA [SPORT] [TIMEOUT]
+                                   REPLY <data> (exit 0) / REFUSED (exit 3: an ICMP port
+                                   unreachable came back) / TIMEOUT (exit 2)
+"""
+import select
+import socket
+import sys
+import threading
+
+
+def out(line):
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def family_of(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def dual_stack(kind, port):
+    s = socket.socket(socket.AF_INET6, kind)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.bind(("::", port))
+    return s
+
+
+def plain(host):
+    return host[7:] if host.startswith("::ffff:") else host
+
+
+def client_socket(host, kind, sport):
+    s = socket.socket(family_of(host), kind)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if sport:
+        s.bind(("::" if family_of(host) == socket.AF_INET6 else "0.0.0.0", sport))
+    return s
+
+
+def stdin_lines(on_line):
+    def loop():
+        for line in sys.stdin:
+            on_line(line.rstrip("\n"))
+
+    threading.Thread(target=loop, daemon=True).start()
+
+
+def reader(conn):
+    buf = b""
+    while True:
+        try:
+            data = conn.recv(4096)
+        except OSError:
+            data = b""
+        if not data:
+            out("CLOSED")
+            return
+        buf += data
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            out("RECV " + line.decode(errors="replace"))
+
+
+def tcp_server(port):
+    srv = dual_stack(socket.SOCK_STREAM, port)
+    srv.listen(64)
+    peers = []
+    lock = threading.Lock()
+
+    def broadcast(line):
+        with lock:
+            for c in list(peers):
+                try:
+                    c.sendall((line + "\n").encode())
+                except OSError:
+                    pass
+
+    stdin_lines(broadcast)
+    out("LISTENING")
+    while True:
+        conn, addr = srv.accept()
+        with lock:
+            peers.append(conn)
+        out("ACCEPT %s %d" % (plain(addr[0]), addr[1]))
+        threading.Thread(target=reader, args=(conn,), daemon=True).start()
+
+
+def tcp_client(host, port, sport):
+    s = client_socket(host, socket.SOCK_STREAM, sport)
+    s.settimeout(2.0)
+    try:
+        s.connect((host, port))
+    except OSError as e:
+        out("FAIL %s" % e)
+        return 1
+    s.settimeout(None)
+    out("CONNECTED")
+
+    def send(line):
+        try:
+            s.sendall((line + "\n").encode())
+        except OSError:
+            pass
+
+    stdin_lines(send)
+    reader(s)
+    return 0
+
+
+def tcp_connect(host, port, sport, timeout):
+    s = client_socket(host, socket.SOCK_STREAM, sport)
+    s.settimeout(timeout)
+    try:
+        s.connect((host, port))
+    except OSError:
+        return 1
+    s.close()
+    return 0
+
+
+def udp_server(port):
+    s = dual_stack(socket.SOCK_DGRAM, port)
+    out("LISTENING")
+    while True:
+        data, addr = s.recvfrom(65535)
+        text = data.decode(errors="replace")
+        out("RECV %s %d %s" % (plain(addr[0]), addr[1], text))
+        s.sendto(("echo:" + text).encode(), addr)
+
+
+def udp_send(host, port, data, sport, timeout):
+    s = client_socket(host, socket.SOCK_DGRAM, sport)
+    s.connect((host, port))
+    try:
+        s.send(data.encode())
+    except ConnectionRefusedError:
+        out("REFUSED")
+        return 3
+    r, _, _ = select.select([s], [], [], timeout)
+    if not r:
+        out("TIMEOUT")
+        return 2
+    try:
+        reply = s.recv(65535)
+    except ConnectionRefusedError:
+        out("REFUSED")
+        return 3
+    out("REPLY " + reply.decode(errors="replace"))
+    return 0
+
+
+def main(argv):
+    cmd = argv[0]
+    if cmd == "tcp-server":
+        return tcp_server(int(argv[1]))
+    if cmd == "tcp-client":
+        return tcp_client(argv[1], int(argv[2]), int(argv[3]) if len(argv) > 3 else 0)
+    if cmd == "tcp-connect":
+        sport = int(argv[3]) if len(argv) > 3 else 0
+        timeout = float(argv[4]) if len(argv) > 4 else 1.0
+        return tcp_connect(argv[1], int(argv[2]), sport, timeout)
+    if cmd == "udp-server":
+        return udp_server(int(argv[1]))
+    if cmd == "udp-send":
+        sport = int(argv[4]) if len(argv) > 4 else 0
+        timeout = float(argv[5]) if len(argv) > 5 else 1.0
+        return udp_send(argv[1], int(argv[2]), argv[3], sport, timeout)
+    sys.stderr.write("unknown command %s\n" % cmd)
+    return 64
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]) or 0)
