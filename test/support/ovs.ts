@@ -94,7 +94,10 @@ export function runRaw(
       (err, stdout, stderr) => {
         let code = 0;
         if (err) {
-          const e = err as NodeJS.ErrnoException & { code?: unknown; signal?: NodeJS.Signals | null };
+          const e = err as NodeJS.ErrnoException & {
+            code?: unknown;
+            signal?: NodeJS.Signals | null;
+          };
           code = typeof e.code === 'number' ? e.code : 127;
           if (e.signal) stderr = `${stderr}\n(killed by ${e.signal})`;
           if (typeof e.code === 'string') stderr = `${stderr}\n${e.message}`;
