@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type OvsSandbox, startOvs } from '../support/ovs.js';
+import { Scapy, frameArrives } from '../support/scapy.js';
 import { addVm, type Vm } from '../support/vm.js';
 
 function netnsList(): string[] {
@@ -84,6 +85,18 @@ describe('test bed', () => {
     expect(await cli.waitFor(/^RECV down$/)).toBe(true);
     cli.stop();
     srv.stop();
+  });
+
+  it('sends crafted frames with scapy and sees them arrive, or not', async () => {
+    const [sa, sb] = await Promise.all([Scapy.start(a), Scapy.start(b)]);
+    const garp = `Ether(src='${a.mac}', dst='ff:ff:ff:ff:ff:ff')/ARP(op=2, hwsrc='${a.mac}', psrc='10.0.0.99', pdst='10.0.0.99')`;
+    const opts = { filter: 'arp', lfilter: "p[ARP].psrc == '10.0.0.99'", waitMs: 300 };
+    expect(await frameArrives(sa, sb, [garp], opts)).toBe(true);
+    await ovs.ofctl('del-flows', ovs.mgmt);
+    expect(await frameArrives(sa, sb, [garp], opts)).toBe(false);
+    await ovs.ofctl('add-flow', ovs.mgmt, 'actions=NORMAL');
+    sa.stop();
+    sb.stop();
   });
 
   it('leaves no namespace, process or directory after stop', async () => {
