@@ -4,16 +4,18 @@
 Every server binds dual-stack (IPv4 and IPv6 on one socket). Output is one event per line on
 stdout, flushed at once, so the test can wait for it:
 
-  tcp-server PORT                  LISTENING / ACCEPT <host> <port> / RECV <line> / CLOSED
+  tcp-server PORT[,PORT...]        LISTENING / ACCEPT <host> <port> <local port> / RECV <line> / CLOSED
                                    each stdin line is sent to every connected peer
-  tcp-client HOST PORT [SPORT]     CONNECTED or FAIL <reason> / RECV <line> / CLOSED
+  tcp-client HOST PORT [SPORT [SRC]]
+                                   CONNECTED or FAIL <reason> / RECV <line> / CLOSED
                                    each stdin line is sent to the server
-  tcp-connect HOST PORT [SPORT] [TIMEOUT]
+  tcp-connect HOST PORT [SPORT [TIMEOUT [SRC]]]
                                    exit 0 when the handshake completes, 1 otherwise
-  udp-server PORT                  LISTENING / RECV <host> <port> <data>; replies "echo:<data>"
-  udp-send HOST PORT DATA [SPORT] [TIMEOUT]
+  udp-server PORT[,PORT...]        LISTENING / RECV <host> <port> <data>; replies "echo:<data>"
+  udp-send HOST PORT DATA [SPORT [TIMEOUT [SRC]]]
                                    REPLY <data> (exit 0) / REFUSED (exit 3: an ICMP port
                                    unreachable came back) / TIMEOUT (exit 2)
+SPORT 0 = any source port; SRC = source address to bind (e.g. an allowed address pair).
 """
 import select
 import socket
@@ -42,11 +44,12 @@ def plain(host):
     return host[7:] if host.startswith("::ffff:") else host
 
 
-def client_socket(host, kind, sport):
+def client_socket(host, kind, sport, src=""):
     s = socket.socket(family_of(host), kind)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if sport:
-        s.bind(("::" if family_of(host) == socket.AF_INET6 else "0.0.0.0", sport))
+    if sport or src:
+        any_addr = "::" if family_of(host) == socket.AF_INET6 else "0.0.0.0"
+        s.bind((src or any_addr, sport))
     return s
 
 
@@ -74,9 +77,7 @@ def reader(conn):
             out("RECV " + line.decode(errors="replace"))
 
 
-def tcp_server(port):
-    srv = dual_stack(socket.SOCK_STREAM, port)
-    srv.listen(64)
+def tcp_server(ports):
     peers = []
     lock = threading.Lock()
 
@@ -88,18 +89,25 @@ def tcp_server(port):
                 except OSError:
                     pass
 
+    def serve(srv, port):
+        while True:
+            conn, addr = srv.accept()
+            with lock:
+                peers.append(conn)
+            out("ACCEPT %s %d %d" % (plain(addr[0]), addr[1], port))
+            threading.Thread(target=reader, args=(conn,), daemon=True).start()
+
     stdin_lines(broadcast)
+    for port in ports:
+        srv = dual_stack(socket.SOCK_STREAM, port)
+        srv.listen(64)
+        threading.Thread(target=serve, args=(srv, port), daemon=True).start()
     out("LISTENING")
-    while True:
-        conn, addr = srv.accept()
-        with lock:
-            peers.append(conn)
-        out("ACCEPT %s %d" % (plain(addr[0]), addr[1]))
-        threading.Thread(target=reader, args=(conn,), daemon=True).start()
+    threading.Event().wait()
 
 
-def tcp_client(host, port, sport):
-    s = client_socket(host, socket.SOCK_STREAM, sport)
+def tcp_client(host, port, sport, src):
+    s = client_socket(host, socket.SOCK_STREAM, sport, src)
     s.settimeout(2.0)
     try:
         s.connect((host, port))
@@ -120,8 +128,8 @@ def tcp_client(host, port, sport):
     return 0
 
 
-def tcp_connect(host, port, sport, timeout):
-    s = client_socket(host, socket.SOCK_STREAM, sport)
+def tcp_connect(host, port, sport, timeout, src):
+    s = client_socket(host, socket.SOCK_STREAM, sport, src)
     s.settimeout(timeout)
     try:
         s.connect((host, port))
@@ -131,18 +139,20 @@ def tcp_connect(host, port, sport, timeout):
     return 0
 
 
-def udp_server(port):
-    s = dual_stack(socket.SOCK_DGRAM, port)
+def udp_server(ports):
+    socks = [dual_stack(socket.SOCK_DGRAM, p) for p in ports]
     out("LISTENING")
     while True:
-        data, addr = s.recvfrom(65535)
-        text = data.decode(errors="replace")
-        out("RECV %s %d %s" % (plain(addr[0]), addr[1], text))
-        s.sendto(("echo:" + text).encode(), addr)
+        ready, _, _ = select.select(socks, [], [])
+        for s in ready:
+            data, addr = s.recvfrom(65535)
+            text = data.decode(errors="replace")
+            out("RECV %s %d %s" % (plain(addr[0]), addr[1], text))
+            s.sendto(("echo:" + text).encode(), addr)
 
 
-def udp_send(host, port, data, sport, timeout):
-    s = client_socket(host, socket.SOCK_DGRAM, sport)
+def udp_send(host, port, data, sport, timeout, src):
+    s = client_socket(host, socket.SOCK_DGRAM, sport, src)
     s.connect((host, port))
     try:
         s.send(data.encode())
@@ -165,19 +175,20 @@ def udp_send(host, port, data, sport, timeout):
 def main(argv):
     cmd = argv[0]
     if cmd == "tcp-server":
-        return tcp_server(int(argv[1]))
+        return tcp_server([int(p) for p in argv[1].split(",")])
     if cmd == "tcp-client":
-        return tcp_client(argv[1], int(argv[2]), int(argv[3]) if len(argv) > 3 else 0)
+        sport = int(argv[3]) if len(argv) > 3 else 0
+        return tcp_client(argv[1], int(argv[2]), sport, argv[4] if len(argv) > 4 else "")
     if cmd == "tcp-connect":
         sport = int(argv[3]) if len(argv) > 3 else 0
         timeout = float(argv[4]) if len(argv) > 4 else 1.0
-        return tcp_connect(argv[1], int(argv[2]), sport, timeout)
+        return tcp_connect(argv[1], int(argv[2]), sport, timeout, argv[5] if len(argv) > 5 else "")
     if cmd == "udp-server":
-        return udp_server(int(argv[1]))
+        return udp_server([int(p) for p in argv[1].split(",")])
     if cmd == "udp-send":
         sport = int(argv[4]) if len(argv) > 4 else 0
         timeout = float(argv[5]) if len(argv) > 5 else 1.0
-        return udp_send(argv[1], int(argv[2]), argv[3], sport, timeout)
+        return udp_send(argv[1], int(argv[2]), argv[3], sport, timeout, argv[6] if len(argv) > 6 else "")
     sys.stderr.write("unknown command %s\n" % cmd)
     return 64
 

@@ -40,11 +40,14 @@ export interface PingOptions {
 
 export interface ConnectOptions {
   srcPort?: number;
+  /** Source address to bind (must be configured on eth0). */
+  srcAddr?: string;
   timeoutMs?: number;
 }
 
 export interface UdpSendOptions {
   srcPort?: number;
+  srcAddr?: string;
   /** How long to wait for a reply. */
   timeoutMs?: number;
 }
@@ -141,11 +144,15 @@ export interface Vm {
   ping(dst: string, opts?: PingOptions): Promise<boolean>;
   tcpConnect(dst: string, port: number, opts?: ConnectOptions): Promise<boolean>;
   /** A dual-stack TCP server that logs ACCEPT/RECV lines and sends its stdin lines. */
-  listenTcp(port: number): Promise<LineProcess>;
+  listenTcp(port: number | number[]): Promise<LineProcess>;
   /** A TCP client that holds its connection open; resolves once CONNECTED or FAIL. */
-  tcpClient(dst: string, port: number, opts?: { srcPort?: number }): Promise<LineProcess>;
+  tcpClient(
+    dst: string,
+    port: number,
+    opts?: { srcPort?: number; srcAddr?: string },
+  ): Promise<LineProcess>;
   /** A dual-stack UDP server that logs `RECV host port data` and echoes `echo:data`. */
-  udpListen(port: number): Promise<LineProcess>;
+  udpListen(port: number | number[]): Promise<LineProcess>;
   udpSend(dst: string, port: number, data: string, opts?: UdpSendOptions): Promise<UdpOutcome>;
 }
 
@@ -270,11 +277,12 @@ export async function addVm(ovs: OvsSandbox, o: VmOptions): Promise<Vm> {
         String(port),
         String(c.srcPort ?? 0),
         String((c.timeoutMs ?? 1000) / 1000),
+        c.srcAddr ?? '',
       );
       return r.code === 0;
     },
     async listenTcp(port) {
-      const p = spawnIn(SYSTEM_PYTHON, '-u', NETPEER, 'tcp-server', String(port));
+      const p = spawnIn(SYSTEM_PYTHON, '-u', NETPEER, 'tcp-server', [port].flat().join(','));
       if (!(await p.waitFor(/^LISTENING$/, 5000)))
         throw new Error(`tcp server on ${o.name}:${port} did not start`);
       return p;
@@ -288,12 +296,13 @@ export async function addVm(ovs: OvsSandbox, o: VmOptions): Promise<Vm> {
         dst,
         String(port),
         String(c.srcPort ?? 0),
+        c.srcAddr ?? '',
       );
       await p.waitFor(/^(CONNECTED|FAIL)/, 5000);
       return p;
     },
     async udpListen(port) {
-      const p = spawnIn(SYSTEM_PYTHON, '-u', NETPEER, 'udp-server', String(port));
+      const p = spawnIn(SYSTEM_PYTHON, '-u', NETPEER, 'udp-server', [port].flat().join(','));
       if (!(await p.waitFor(/^LISTENING$/, 5000)))
         throw new Error(`udp server on ${o.name}:${port} did not start`);
       return p;
@@ -306,6 +315,7 @@ export async function addVm(ovs: OvsSandbox, o: VmOptions): Promise<Vm> {
         data,
         String(u.srcPort ?? 0),
         String((u.timeoutMs ?? 1000) / 1000),
+        u.srcAddr ?? '',
       );
       if (r.code === 0) return 'reply';
       if (r.code === 3) return 'refused';
