@@ -1,0 +1,32 @@
+/**
+ * The flow-table simulator: flow keys, a conntrack model, OVS's lookup (with conjunctions),
+ * action execution, and `trace` to explain a result in security-group terms.
+ */
+export {
+  cloneKey,
+  emptyFields,
+  keyFromMatch,
+  keyFromPacket,
+  matchesKey,
+  type FieldValues,
+  type FlowKey,
+} from './key.js';
+export { Conntrack, type CtResult, type SimConnection } from './conntrack.js';
+export { TableIndex, type LookupResult } from './lookup.js';
+export {
+  newSimState,
+  simulate,
+  type PacketIn,
+  type SimResult,
+  type SimState,
+  type SimStep,
+} from './simulate.js';
+export {
+  describeAction,
+  describeMatch,
+  describeOrigin,
+  formatCtState,
+  matchedOrigins,
+  trace,
+  type TraceOptions,
+} from './trace.js';
