@@ -64,7 +64,7 @@ function runRaw(
       (err, stdout, stderr) => {
         let code = 0;
         if (err) {
-          const e = err as NodeJS.ErrnoException & { code?: unknown };
+          const e = err as NodeJS.ErrnoException & { code?: unknown; signal?: unknown };
           code = typeof e.code === 'number' ? e.code : 127;
           if (typeof e.code === 'string' || e.signal) stderr = `${String(stderr)}\n${e.message}`;
         }
