@@ -284,7 +284,7 @@ export async function addVm(ovs: OvsSandbox, o: VmOptions): Promise<Vm> {
     async listenTcp(port) {
       const p = spawnIn(SYSTEM_PYTHON, '-u', NETPEER, 'tcp-server', [port].flat().join(','));
       if (!(await p.waitFor(/^LISTENING$/, 5000)))
-        throw new Error(`tcp server on ${o.name}:${port} did not start`);
+        throw new Error(`tcp server on ${o.name}:${[port].flat().join(',')} did not start`);
       return p;
     },
     async tcpClient(dst, port, c = {}) {
@@ -304,7 +304,7 @@ export async function addVm(ovs: OvsSandbox, o: VmOptions): Promise<Vm> {
     async udpListen(port) {
       const p = spawnIn(SYSTEM_PYTHON, '-u', NETPEER, 'udp-server', [port].flat().join(','));
       if (!(await p.waitFor(/^LISTENING$/, 5000)))
-        throw new Error(`udp server on ${o.name}:${port} did not start`);
+        throw new Error(`udp server on ${o.name}:${[port].flat().join(',')} did not start`);
       return p;
     },
     async udpSend(dst, port, data, u = {}) {
