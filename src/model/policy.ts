@@ -269,3 +269,5 @@ export function remoteCidrs(
 export function formatBinding(b: AddressBinding): string {
   return `${formatMac(b.mac)} ${formatCidr(b.cidr)}`;
 }
+
+export { loadPolicyDocument, validatePolicyDocument } from './policy-file.js';

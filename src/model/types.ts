@@ -212,3 +212,15 @@ export const ENFORCEMENT_MODES: readonly EnforcementMode[] = [
   'learn',
   'reactive',
 ];
+
+/**
+ * Which ports are local to the compiling host and their OpenFlow port numbers (the policy
+ * file's `host` section; the agent builds the same from OVSDB).
+ */
+export interface HostBinding {
+  name: string;
+  /** Port id → ofport. */
+  ofports: Map<string, number>;
+  /** ofport of the uplink (physical/tunnel side), or null when the host has none. */
+  uplinkOfport: number | null;
+}
