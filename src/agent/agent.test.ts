@@ -2,11 +2,17 @@ import { describe, expect, it } from 'vitest';
 
 import { normalizePolicy } from '../model/policy.js';
 import type { Policy, SecurityGroupRule } from '../model/types.js';
-import type { Flow } from '../openflow/ir.js';
+import type { Flow, FlowTable } from '../openflow/ir.js';
 import { Agent, type CompileInput, type CompileResult, type ReconcileReport } from './agent.js';
 import { StaticPolicySource } from './policy-source.js';
 import { applyFlowMods, flowBody, flowIdentity, type FlowMod } from './reconcile.js';
-import type { ConnectionState, FlowSwitch, LocalInterface, PortSource } from './switch.js';
+import {
+  syncByDump,
+  type ConnectionState,
+  type FlowSwitch,
+  type LocalInterface,
+  type PortSource,
+} from './switch.js';
 
 /** An in-memory switch: holds a table, applies bundles atomically, can fail or restart. */
 class FakeSwitch implements FlowSwitch {
@@ -18,9 +24,17 @@ class FakeSwitch implements FlowSwitch {
   connect(): Promise<void> {
     return Promise.resolve();
   }
-  dumpFlows(first: number, last: number): Promise<Flow[]> {
-    this.dumps++;
-    return Promise.resolve(this.table.filter((f) => f.table >= first && f.table <= last));
+  sync(desired: FlowTable, first: number, last: number): Promise<readonly FlowMod[]> {
+    return syncByDump(
+      (a, b) => {
+        this.dumps++;
+        return Promise.resolve(this.table.filter((f) => f.table >= a && f.table <= b));
+      },
+      (mods) => this.applyBundle(mods),
+      desired,
+      first,
+      last,
+    );
   }
   applyBundle(mods: readonly FlowMod[]): Promise<void> {
     if (this.failNext > 0) {

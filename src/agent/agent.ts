@@ -334,20 +334,6 @@ export class Agent<R extends CompileResult = CompileResult> {
     const portsGeneration = this.portsGeneration;
     const base = this.baseTable;
 
-    let resync = false;
-    if (this.needResync) {
-      let flows: Flow[];
-      try {
-        flows = await sw.dumpFlows(base, base + PIPELINE_TABLES - 1);
-      } catch (e) {
-        throw Object.assign(e as Error, { kind: 'openflow' });
-      }
-      this.installed = indexFlows(flows);
-      this.needResync = false;
-      resync = true;
-      this.metrics.resyncs.inc();
-    }
-
     const tc = now();
     let result: R;
     try {
@@ -378,20 +364,30 @@ export class Agent<R extends CompileResult = CompileResult> {
     this.metrics.compileSeconds.observe(compileMs / 1000);
     for (const w of result.warnings) this.log.warn({ revision }, w);
 
-    const mods = diffFlows([...this.installed.values()], result.flows);
-    if (mods.length > 0) {
-      try {
-        await sw.applyBundle(mods);
-      } catch (e) {
-        this.log.error(
-          { err: (e as Error).message, mods: mods.length, revision },
-          'bundle rejected by the switch',
-        );
-        throw e;
+    let mods: readonly FlowMod[];
+    const resync = this.needResync;
+    try {
+      if (resync) {
+        // Read the switch's tables back and send only the difference (no flush).
+        mods = await sw.sync(result.flows, base, base + PIPELINE_TABLES - 1);
+        this.installed = indexFlows(result.flows);
+        this.needResync = false;
+        this.metrics.resyncs.inc();
+      } else {
+        mods = diffFlows([...this.installed.values()], result.flows);
+        if (mods.length > 0) {
+          await sw.applyBundle(mods);
+          this.installed = indexFlows(applyFlowMods([...this.installed.values()], mods));
+        }
       }
-      this.installed = indexFlows(applyFlowMods([...this.installed.values()], mods));
-      this.metrics.changesApplied.inc();
+    } catch (e) {
+      this.log.error(
+        { err: (e as Error).message, revision, resync },
+        'the switch rejected the change (or the connection failed)',
+      );
+      throw e;
     }
+    if (mods.length > 0) this.metrics.changesApplied.inc();
     let adds = 0;
     let deletes = 0;
     for (const m of mods) {

@@ -6,8 +6,8 @@
  * every mod (and answered a barrier), and when it rejects the switch holds what it held
  * before (OpenFlow bundles with the atomic flag).
  */
-import type { Flow } from '../openflow/ir.js';
-import type { FlowMod } from './reconcile.js';
+import type { Flow, FlowTable } from '../openflow/ir.js';
+import { diffFlows, type FlowMod } from './reconcile.js';
 
 export type ConnectionState = 'connected' | 'disconnected';
 
@@ -15,8 +15,12 @@ export type ConnectionState = 'connected' | 'disconnected';
 export interface FlowSwitch {
   /** Resolves when connected (the first time). */
   connect(): Promise<void>;
-  /** Every flow of tables `first..last` the switch holds now. */
-  dumpFlows(first: number, last: number): Promise<Flow[]>;
+  /**
+   * Makes tables `first..last` hold exactly `desired`: reads the switch's flows back and sends
+   * only the difference, as one atomic bundle (flows already right are not touched, so their
+   * counters survive). Resolves with the mods it sent.
+   */
+  sync(desired: FlowTable, first: number, last: number): Promise<readonly FlowMod[]>;
   /** One atomic bundle of `mods`, then a barrier. Rejects with the switch's error. */
   applyBundle(mods: readonly FlowMod[]): Promise<void>;
   /** Called on every (re)connection and disconnection; a reconnect means "resync". */
@@ -43,4 +47,18 @@ export interface PortSource {
   watch(listener: (ifaces: readonly LocalInterface[]) => void): Promise<void>;
   onStateChange(listener: (state: ConnectionState) => void): void;
   close(): Promise<void>;
+}
+
+/** `sync` for a switch that can dump its flows as IR: dump, diff, one bundle. */
+export async function syncByDump(
+  dump: (first: number, last: number) => Promise<Flow[]>,
+  apply: (mods: readonly FlowMod[]) => Promise<void>,
+  desired: FlowTable,
+  first: number,
+  last: number,
+): Promise<readonly FlowMod[]> {
+  const installed = (await dump(first, last)).filter((f) => f.table >= first && f.table <= last);
+  const mods = diffFlows(installed, desired);
+  if (mods.length > 0) await apply(mods);
+  return mods;
 }
