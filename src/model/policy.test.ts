@@ -168,6 +168,15 @@ describe('normalizePolicy', () => {
     ).toEqual(['10.9.0.0/16']);
   });
 
+  it('treats protocol 0 as any protocol', () => {
+    for (const protocol of ['0', 'ip', 'hopopt']) {
+      expect(
+        normalizeRule(F.rule({ id: 'x', security_group_id: 'g', direction: 'egress', protocol }))
+          .protocol,
+      ).toBeNull();
+    }
+  });
+
   it('treats ::/0 as any and IPv6 icmp as 58', () => {
     const r = normalizeRule(
       F.rule({

@@ -9,6 +9,7 @@ import {
   parseProtocol,
   protocolName,
   protocolNumber,
+  protocolNumberAsGiven,
 } from './protocols.js';
 import { SgflowError } from './errors.js';
 
@@ -44,12 +45,12 @@ describe('parseProtocol', () => {
   it('accepts every integer 0..255 and every Neutron name', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 255 }), (n) => {
-        expect(protocolNumber(parseProtocol(n), 'IPv4')).toBe(n);
-        expect(protocolNumber(parseProtocol(String(n)), 'IPv4')).toBe(n);
+        expect(protocolNumberAsGiven(parseProtocol(n), 'IPv4')).toBe(n);
+        expect(protocolNumber(parseProtocol(String(n)), 'IPv4')).toBe(n === 0 ? null : n);
       }),
     );
     for (const [name, num] of Object.entries(IP_PROTOCOL_MAP)) {
-      expect(protocolNumber(parseProtocol(name.toUpperCase()), 'IPv4')).toBe(num);
+      expect(protocolNumberAsGiven(parseProtocol(name.toUpperCase()), 'IPv4')).toBe(num);
     }
   });
 });
@@ -63,6 +64,9 @@ describe('protocol numbers under an ethertype', () => {
     expect(protocolNumber('ipv6-icmp', 'IPv6')).toBe(58);
     expect(protocolNumber('tcp', 'IPv6')).toBe(6);
     expect(protocolNumber(null, 'IPv6')).toBeNull();
+    expect(protocolNumber('0', 'IPv4')).toBeNull();
+    expect(protocolNumber('ip', 'IPv6')).toBeNull();
+    expect(protocolNumberAsGiven('ip', 'IPv6')).toBe(0);
   });
 
   it('canonicalises IPv6 ICMP spellings the way Neutron stores them', () => {

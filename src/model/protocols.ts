@@ -4,7 +4,7 @@
  * Produces: the API value of a rule's protocol (`parseProtocol`: lower-case name, decimal
  * string or null) and its IP protocol number under an ethertype (`protocolNumber`).
  * Invariant: "tcp", "TCP", "6" and 6 all mean 6; `icmp` (and `1`) under IPv6 mean 58, as in
- * Neutron; `any` and null mean any protocol (null).
+ * Neutron; `any`, null and protocol 0 mean any protocol (null).
  */
 import { SgflowError } from './errors.js';
 import { IpProto, PortProtocol, type Ethertype } from './types.js';
@@ -96,13 +96,29 @@ export function canonicalProtocolForEthertype(
   return protocol;
 }
 
-/** The IP protocol number of a parsed protocol value under an ethertype; null = any. */
-export function protocolNumber(protocol: string | null, ethertype: Ethertype): number | null {
+/**
+ * The number a protocol value names under an ethertype (IPv6 `icmp`/`1` → 58), keeping 0 as
+ * 0; null = no protocol given. Neutron compares rules for duplicates by this.
+ */
+export function protocolNumberAsGiven(
+  protocol: string | null,
+  ethertype: Ethertype,
+): number | null {
   if (protocol === null) return null;
   const p = parseProtocol(protocol);
   if (p === null) return null;
   const n = /^[0-9]+$/.test(p) ? Number(p) : IP_PROTOCOL_MAP[p]!;
   return ethertype === 'IPv6' && n === IpProto.ICMP ? IpProto.ICMPV6 : n;
+}
+
+/**
+ * The IP protocol number a rule matches under an ethertype; null = any protocol. Protocol 0
+ * (`0`, `ip`, `hopopt`) means any protocol, as in Neutron's firewall drivers (iptables
+ * renders it without `-p`), not IPv6 hop-by-hop headers.
+ */
+export function protocolNumber(protocol: string | null, ethertype: Ethertype): number | null {
+  const n = protocolNumberAsGiven(protocol, ethertype);
+  return n === 0 ? null : n;
 }
 
 /** Neutron's normalised name of a protocol number (e.g. 58 → ipv6-icmp), or its decimal string. */

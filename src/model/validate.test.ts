@@ -305,6 +305,9 @@ describe('duplicate rules (Neutron _rule_to_key)', () => {
     );
     expect(ruleFingerprint(r({ remote_ip_prefix: '0.0.0.0/0' }))).toBe(ruleFingerprint(r({})));
     expect(ruleFingerprint(r({ description: 'x' }))).toBe(ruleFingerprint(r({})));
+    // Neutron keys protocol 0 apart from no protocol, though both match everything.
+    expect(ruleFingerprint(r({ protocol: '0' }))).not.toBe(ruleFingerprint(r({})));
+    expect(ruleFingerprint(r({ protocol: 'ip' }))).toBe(ruleFingerprint(r({ protocol: '0' })));
   });
 
   it('distinguishes every match field', () => {

@@ -32,7 +32,7 @@ import {
   isIpv6OnlyProtocol,
   isPortProtocol,
   parseProtocol,
-  protocolNumber,
+  protocolNumberAsGiven,
 } from './protocols.js';
 import {
   ENFORCEMENT_MODES,
@@ -299,7 +299,7 @@ type RuleFields = Omit<
  * same port rules for our source ports. `rule` has already passed the per-field checks.
  */
 export function checkRule(rule: RuleFields, path = ''): void {
-  const proto = protocolNumber(rule.protocol, rule.ethertype);
+  const proto = protocolNumberAsGiven(rule.protocol, rule.ethertype);
   checkPortRange(rule, proto, 'port_range_min', 'port_range_max', path);
   checkPortRange(rule, proto, 'source_port_range_min', 'source_port_range_max', path);
 
@@ -404,7 +404,7 @@ export function ruleFingerprint(
     rule.security_group_id,
     rule.direction,
     rule.ethertype,
-    v(protocolNumber(rule.protocol, rule.ethertype)),
+    v(protocolNumberAsGiven(rule.protocol, rule.ethertype)),
     v(rule.port_range_min),
     v(rule.port_range_max),
     v(rule.source_port_range_min),
