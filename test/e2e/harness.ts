@@ -1,0 +1,200 @@
+/**
+ * The end-to-end bed: one private OVS, a few VMs on one network (10.0.0.0/24, fd00::/64),
+ * and `apply(spec)`, which builds a Neutron policy for those VMs, normalises it, compiles it
+ * for this host and installs the flow table. Each test applies its own policy; the VMs and the
+ * switch are shared by the tests of a file (starting them is the expensive part).
+ *
+ * Invariant: the tests never see how flows got into the switch — only `installFlows` knows
+ * (today: `ovs-ofctl --bundle replace-flows`, one atomic transaction).
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { compile } from '../../src/compiler/index.js';
+import * as fx from '../../src/model/fixtures.js';
+import { normalizePolicy } from '../../src/model/policy.js';
+import type {
+  AllowedAddressPair,
+  Direction,
+  Ethertype,
+  NormalizedPolicy,
+  Policy,
+  SecurityGroupRule,
+} from '../../src/model/types.js';
+import type { FlowTable } from '../../src/openflow/ir.js';
+import { formatFlow } from '../../src/openflow/text.js';
+import { type OvsSandbox, startOvs } from '../support/ovs.js';
+import { addVm, type Vm } from '../support/vm.js';
+
+export const NET = 'net1';
+
+export interface VmSpec {
+  name: string;
+  /** Host number n: MAC 02:00:00:00:00:nn, 10.0.0.n, fd00::n, ofport n, port id port-<name>. */
+  n: number;
+  /** Extra addresses configured on eth0 (CIDR). */
+  extraAddrs?: string[];
+}
+
+export interface BedVm extends Vm {
+  readonly portId: string;
+}
+
+export type CompileResult = ReturnType<typeof compile>;
+
+/** Shorthand for one security-group rule. */
+export interface RuleSpec {
+  dir: Direction;
+  eth?: Ethertype;
+  proto?: string | null;
+  /** Destination port range, or ICMP [type, code]. */
+  ports?: [number | null, number | null];
+  sports?: [number, number];
+  remoteIp?: string;
+  remoteGroup?: string;
+  remoteAg?: string;
+}
+
+export interface GroupSpec {
+  stateful?: boolean;
+  rules: RuleSpec[];
+}
+
+export interface PortSpec {
+  groups?: string[];
+  portSecurity?: boolean;
+  aap?: AllowedAddressPair[];
+}
+
+export interface PolicySpec {
+  groups?: Record<string, GroupSpec>;
+  /** Ports not listed have no group (port security on: everything but §5 dropped). */
+  ports?: Record<string, PortSpec>;
+  addressGroups?: Record<string, string[]>;
+}
+
+export interface Bed {
+  readonly ovs: OvsSandbox;
+  readonly vms: Record<string, BedVm>;
+  /** Build, normalise, compile and install the policy; returns the compiler's result. */
+  apply(spec: PolicySpec, mutate?: (flows: FlowTable) => FlowTable): Promise<CompileResult>;
+  policy(spec: PolicySpec): Policy;
+  compile(spec: PolicySpec): { normalized: NormalizedPolicy; result: CompileResult };
+  stop(): Promise<void>;
+}
+
+export const macOf = (n: number): string => `02:00:00:00:00:${n.toString(16).padStart(2, '0')}`;
+export const ip4Of = (n: number): string => `10.0.0.${n}`;
+export const ip6Of = (n: number): string => `fd00::${n.toString(16)}`;
+
+/** Rules that let a port send anything (IPv4 and IPv6): Neutron's default egress pair. */
+export const EGRESS_ALL: RuleSpec[] = [
+  { dir: 'egress', eth: 'IPv4' },
+  { dir: 'egress', eth: 'IPv6' },
+];
+export const INGRESS_ALL: RuleSpec[] = [
+  { dir: 'ingress', eth: 'IPv4' },
+  { dir: 'ingress', eth: 'IPv6' },
+];
+
+let flowFileSeq = 0;
+
+/** Install a desired flow table into the bridge, replacing whatever is there, atomically. */
+export async function installFlows(ovs: OvsSandbox, flows: FlowTable): Promise<void> {
+  const file = join(ovs.dir, `flows-${++flowFileSeq}.txt`);
+  writeFileSync(file, flows.map((f) => `${formatFlow(f)}\n`).join(''));
+  await ovs.ofctl('--bundle', 'replace-flows', ovs.mgmt, file);
+}
+
+function buildPolicy(vms: Record<string, BedVm>, spec: PolicySpec): Policy {
+  let ruleSeq = 0;
+  const groups = Object.entries(spec.groups ?? {});
+  const rules: SecurityGroupRule[] = [];
+  for (const [gid, g] of groups) {
+    for (const r of g.rules) {
+      const icmp = r.proto === 'icmp' || r.proto === 'ipv6-icmp' || r.proto === 'icmpv6';
+      rules.push(
+        fx.rule({
+          id: `${gid}-r${++ruleSeq}`,
+          security_group_id: gid,
+          direction: r.dir,
+          ethertype: r.eth ?? 'IPv4',
+          protocol: r.proto ?? null,
+          port_range_min: r.ports?.[0] ?? null,
+          port_range_max: r.ports?.[1] ?? (icmp ? null : (r.ports?.[0] ?? null)),
+          source_port_range_min: r.sports?.[0] ?? null,
+          source_port_range_max: r.sports?.[1] ?? null,
+          remote_ip_prefix: r.remoteIp ?? null,
+          remote_group_id: r.remoteGroup ?? null,
+          remote_address_group_id: r.remoteAg ?? null,
+        }),
+      );
+    }
+  }
+  return fx.policy({
+    networks: [fx.network({ id: NET })],
+    ports: Object.values(vms).map((vm) => {
+      const ps = spec.ports?.[vm.name] ?? {};
+      const portSecurity = ps.portSecurity ?? true;
+      return fx.port({
+        id: vm.portId,
+        network_id: NET,
+        mac_address: vm.mac,
+        fixed_ips: [
+          ...(vm.ip4 ? [{ ip_address: vm.ip4 }] : []),
+          ...(vm.ip6 ? [{ ip_address: vm.ip6 }] : []),
+        ],
+        allowed_address_pairs: ps.aap ?? [],
+        security_groups: portSecurity ? (ps.groups ?? []) : [],
+        port_security_enabled: portSecurity,
+      });
+    }),
+    security_groups: groups.map(([id, g]) => fx.group({ id, stateful: g.stateful ?? true })),
+    security_group_rules: rules,
+    address_groups: Object.entries(spec.addressGroups ?? {}).map(([id, addresses]) =>
+      fx.addressGroup({ id, addresses }),
+    ),
+  });
+}
+
+/** Start OVS and the VMs (in parallel). */
+export async function startBed(name: string, specs: VmSpec[]): Promise<Bed> {
+  const ovs = await startOvs({ name });
+  try {
+    const list = await Promise.all(
+      specs.map(async (s): Promise<BedVm> => {
+        const vm = await addVm(ovs, {
+          name: s.name,
+          mac: macOf(s.n),
+          ipv4: `${ip4Of(s.n)}/24`,
+          ipv6: `${ip6Of(s.n)}/64`,
+          ofport: s.n,
+          ifaceId: `port-${s.name}`,
+          ...(s.extraAddrs ? { extraAddrs: s.extraAddrs } : {}),
+        });
+        return Object.assign(vm, { portId: `port-${s.name}` });
+      }),
+    );
+    const vms = Object.fromEntries(list.map((v) => [v.name, v]));
+    const localPorts = list.map((v) => ({ portId: v.portId, ofport: v.ofport }));
+    const compileSpec = (spec: PolicySpec) => {
+      const normalized = normalizePolicy(buildPolicy(vms, spec));
+      const result = compile({ policy: normalized, localPorts });
+      return { normalized, result };
+    };
+    return {
+      ovs,
+      vms,
+      policy: (spec) => buildPolicy(vms, spec),
+      compile: compileSpec,
+      async apply(spec, mutate) {
+        const { result } = compileSpec(spec);
+        await installFlows(ovs, mutate ? mutate(result.flows) : result.flows);
+        return result;
+      },
+      stop: () => ovs.stop(),
+    };
+  } catch (e) {
+    await ovs.stop();
+    throw e;
+  }
+}

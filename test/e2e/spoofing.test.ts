@@ -1,0 +1,190 @@
+/**
+ * Port security on real frames crafted with scapy: forged MACs and IPs, forged ARP and ND,
+ * DHCP/DHCPv6 server replies and router advertisements from a VM are dropped whatever the
+ * rules say; the port's own ARP, ND and DHCP client traffic passes.
+ *
+ * VMs: a (the sender under test; its groups allow everything both ways), b (allows everything),
+ * d (port security off: an observer that sees whatever leaves a's egress pipeline).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { frameArrives, Scapy } from '../support/scapy.js';
+import { type Bed, EGRESS_ALL, INGRESS_ALL, type PolicySpec, startBed } from './harness.js';
+
+let bed: Bed;
+const scapy: Record<string, Scapy> = {};
+
+/** a and b allow everything; d is unfiltered. */
+const OPEN: PolicySpec = {
+  groups: { open: { rules: [...EGRESS_ALL, ...INGRESS_ALL] } },
+  ports: { a: { groups: ['open'] }, b: { groups: ['open'] }, d: { portSecurity: false } },
+};
+
+beforeAll(async () => {
+  bed = await startBed('spoofing', [
+    { name: 'a', n: 1 },
+    { name: 'b', n: 2 },
+    { name: 'd', n: 4 },
+  ]);
+  const started = await Promise.all(Object.values(bed.vms).map((v) => Scapy.start(v)));
+  for (const s of started) scapy[s.vm.name] = s;
+  await bed.apply(OPEN);
+});
+
+afterAll(async () => {
+  for (const s of Object.values(scapy)) s.stop();
+  await bed?.stop();
+});
+
+const vm = (name: string) => bed.vms[name]!;
+const FOREIGN_MAC = '02:00:00:00:00:99';
+/** EUI-64 link-local of 02:00:00:00:00:nn. */
+const linkLocal = (n: number) => `fe80::ff:fe00:${n.toString(16)}`;
+
+/** Does a frame sent by a reach the observer d? */
+function fromAToD(frame: string, filter: string, lfilter?: string): Promise<boolean> {
+  return frameArrives(scapy.a!, scapy.d!, [frame], {
+    filter,
+    ...(lfilter ? { lfilter } : {}),
+    waitMs: 400,
+  });
+}
+
+describe('egress anti-spoofing (a allows everything, yet)', () => {
+  it('a forged source MAC is dropped; the real one passes', async () => {
+    const [a, d] = [vm('a'), vm('d')];
+    const udp = (mac: string, sport: number) =>
+      `Ether(src='${mac}', dst='${d.mac}')/IP(src='${a.ip4}', dst='${d.ip4}')/UDP(sport=${sport}, dport=9999)`;
+    expect(await fromAToD(udp(FOREIGN_MAC, 50001), 'udp src port 50001')).toBe(false);
+    expect(await fromAToD(udp(a.mac, 50002), 'udp src port 50002')).toBe(true);
+  });
+
+  it('a forged source IPv4 is dropped', async () => {
+    const [a, d] = [vm('a'), vm('d')];
+    const udp = (ip: string, sport: number) =>
+      `Ether(src='${a.mac}', dst='${d.mac}')/IP(src='${ip}', dst='${d.ip4}')/UDP(sport=${sport}, dport=9999)`;
+    expect(await fromAToD(udp('10.0.0.99', 50003), 'udp src port 50003')).toBe(false);
+    expect(await fromAToD(udp(vm('b').ip4!, 50004), 'udp src port 50004')).toBe(false);
+    expect(await fromAToD(udp(a.ip4!, 50005), 'udp src port 50005')).toBe(true);
+  });
+
+  it('a forged source IPv6 is dropped; its own and its link-local pass, a foreign link-local does not', async () => {
+    const [a, d] = [vm('a'), vm('d')];
+    const udp = (ip: string, sport: number) =>
+      `Ether(src='${a.mac}', dst='${d.mac}')/IPv6(src='${ip}', dst='${d.ip6}')/UDP(sport=${sport}, dport=9999)`;
+    expect(await fromAToD(udp('fd00::99', 50006), 'udp src port 50006')).toBe(false);
+    expect(await fromAToD(udp(linkLocal(2), 50007), 'udp src port 50007')).toBe(false);
+    expect(await fromAToD(udp(a.ip6!, 50008), 'udp src port 50008')).toBe(true);
+    expect(await fromAToD(udp(linkLocal(1), 50009), 'udp src port 50009')).toBe(true);
+  });
+
+  it('ARP with a forged sender MAC or sender IP is dropped; its own ARP passes', async () => {
+    const a = vm('a');
+    const arp = (hwsrc: string, psrc: string, pdst: string) =>
+      `Ether(src='${a.mac}', dst='ff:ff:ff:ff:ff:ff')/ARP(op=1, hwsrc='${hwsrc}', psrc='${psrc}', pdst='${pdst}')`;
+    const seen = (pdst: string) => `p.haslayer(ARP) and p[ARP].pdst == '${pdst}'`;
+    expect(await fromAToD(arp(FOREIGN_MAC, a.ip4!, '10.0.0.241'), 'arp', seen('10.0.0.241'))).toBe(
+      false,
+    );
+    expect(await fromAToD(arp(a.mac, '10.0.0.99', '10.0.0.242'), 'arp', seen('10.0.0.242'))).toBe(
+      false,
+    );
+    expect(await fromAToD(arp(a.mac, a.ip4!, '10.0.0.243'), 'arp', seen('10.0.0.243'))).toBe(true);
+    // ARP whose Ethernet source differs from a's MAC is dropped too.
+    const ethForged = `Ether(src='${FOREIGN_MAC}', dst='ff:ff:ff:ff:ff:ff')/ARP(op=1, hwsrc='${a.mac}', psrc='${a.ip4}', pdst='10.0.0.244')`;
+    expect(await fromAToD(ethForged, 'arp', seen('10.0.0.244'))).toBe(false);
+  });
+
+  it('gratuitous ARP for a foreign IP is dropped; for its own IP it passes', async () => {
+    const a = vm('a');
+    const garp = (ip: string) =>
+      `Ether(src='${a.mac}', dst='ff:ff:ff:ff:ff:ff')/ARP(op=2, hwsrc='${a.mac}', psrc='${ip}', hwdst='ff:ff:ff:ff:ff:ff', pdst='${ip}')`;
+    const seen = (ip: string) => `p.haslayer(ARP) and p[ARP].op == 2 and p[ARP].psrc == '${ip}'`;
+    expect(await fromAToD(garp(vm('b').ip4!), 'arp', seen(vm('b').ip4!))).toBe(false);
+    expect(await fromAToD(garp('10.0.0.98'), 'arp', seen('10.0.0.98'))).toBe(false);
+    expect(await fromAToD(garp(a.ip4!), 'arp', seen(a.ip4!))).toBe(true);
+  });
+
+  it('ND advertisement for a foreign target is dropped; for its own it passes', async () => {
+    const a = vm('a');
+    const na = (tgt: string, lladdr: string) =>
+      `Ether(src='${a.mac}', dst='33:33:00:00:00:01')/IPv6(src='${linkLocal(1)}', dst='ff02::1', hlim=255)/ICMPv6ND_NA(tgt='${tgt}', R=0, S=0, O=1)/ICMPv6NDOptDstLLAddr(lladdr='${lladdr}')`;
+    const seen = (tgt: string) => `p.haslayer(ICMPv6ND_NA) and p[ICMPv6ND_NA].tgt == '${tgt}'`;
+    expect(await fromAToD(na(vm('b').ip6!, a.mac), 'icmp6', seen(vm('b').ip6!))).toBe(false);
+    expect(await fromAToD(na('fd00::98', a.mac), 'icmp6', seen('fd00::98'))).toBe(false);
+    // Its own target but another MAC as the link-layer address: dropped.
+    expect(await fromAToD(na(a.ip6!, FOREIGN_MAC), 'icmp6', seen(a.ip6!))).toBe(false);
+    expect(await fromAToD(na(a.ip6!, a.mac), 'icmp6', seen(a.ip6!))).toBe(true);
+  });
+
+  it('ND solicitation with a foreign source link-layer address is dropped; its own passes', async () => {
+    const a = vm('a');
+    const ns = (tgt: string, lladdr: string) =>
+      `Ether(src='${a.mac}', dst='33:33:ff:00:00:${tgt.slice(-2).padStart(2, '0')}')/IPv6(src='${a.ip6}', dst='ff02::1:ff00:${tgt.split(':').pop()}', hlim=255)/ICMPv6ND_NS(tgt='${tgt}')/ICMPv6NDOptSrcLLAddr(lladdr='${lladdr}')`;
+    const seen = (tgt: string) => `p.haslayer(ICMPv6ND_NS) and p[ICMPv6ND_NS].tgt == '${tgt}'`;
+    expect(await fromAToD(ns('fd00::61', FOREIGN_MAC), 'icmp6', seen('fd00::61'))).toBe(false);
+    expect(await fromAToD(ns('fd00::62', a.mac), 'icmp6', seen('fd00::62'))).toBe(true);
+  });
+
+  it('a DHCP offer from a VM is dropped; its DHCP discover passes', async () => {
+    const a = vm('a');
+    const chaddr = `bytes.fromhex('${a.mac.replace(/:/g, '')}')`;
+    const offer = `Ether(src='${a.mac}', dst='ff:ff:ff:ff:ff:ff')/IP(src='${a.ip4}', dst='255.255.255.255')/UDP(sport=67, dport=68)/BOOTP(op=2, yiaddr='10.0.0.50', chaddr=${chaddr})/DHCP(options=[('message-type', 'offer'), 'end'])`;
+    const discover = `Ether(src='${a.mac}', dst='ff:ff:ff:ff:ff:ff')/IP(src='0.0.0.0', dst='255.255.255.255')/UDP(sport=68, dport=67)/BOOTP(op=1, chaddr=${chaddr})/DHCP(options=[('message-type', 'discover'), 'end'])`;
+    expect(await fromAToD(offer, 'udp src port 67')).toBe(false);
+    expect(await fromAToD(discover, 'udp src port 68')).toBe(true);
+  });
+
+  it('a DHCPv6 advertise from a VM is dropped; its DHCPv6 solicit passes', async () => {
+    const a = vm('a');
+    const adv = `Ether(src='${a.mac}', dst='33:33:00:00:00:01')/IPv6(src='${linkLocal(1)}', dst='ff02::1')/UDP(sport=547, dport=546)/DHCP6_Advertise(trid=7)`;
+    const sol = `Ether(src='${a.mac}', dst='33:33:00:01:00:02')/IPv6(src='${linkLocal(1)}', dst='ff02::1:2')/UDP(sport=546, dport=547)/DHCP6_Solicit(trid=8)`;
+    expect(await fromAToD(adv, 'udp src port 547')).toBe(false);
+    expect(await fromAToD(sol, 'udp src port 546')).toBe(true);
+  });
+
+  it('a router advertisement (and a redirect) from a VM is dropped', async () => {
+    const a = vm('a');
+    const ra = `Ether(src='${a.mac}', dst='33:33:00:00:00:01')/IPv6(src='${linkLocal(1)}', dst='ff02::1', hlim=255)/ICMPv6ND_RA()/ICMPv6NDOptSrcLLAddr(lladdr='${a.mac}')`;
+    const redirect = `Ether(src='${a.mac}', dst='${vm('d').mac}')/IPv6(src='${linkLocal(1)}', dst='${linkLocal(4)}', hlim=255)/ICMPv6ND_Redirect(tgt='fe80::1', dst='fd00::77')`;
+    expect(await fromAToD(ra, 'icmp6', 'p.haslayer(ICMPv6ND_RA)')).toBe(false);
+    expect(await fromAToD(redirect, 'icmp6', 'p.haslayer(ICMPv6ND_Redirect)')).toBe(false);
+    // Control: a router solicitation is the port's to send.
+    const rs = `Ether(src='${a.mac}', dst='33:33:00:00:00:02')/IPv6(src='${linkLocal(1)}', dst='ff02::2', hlim=255)/ICMPv6ND_RS()`;
+    expect(await fromAToD(rs, 'icmp6', 'p.haslayer(ICMPv6ND_RS)')).toBe(true);
+  });
+
+  it('other ethertypes are dropped', async () => {
+    const a = vm('a');
+    const frame = `Ether(src='${a.mac}', dst='ff:ff:ff:ff:ff:ff', type=0x88b5)/Raw(b'local experimental')`;
+    expect(await fromAToD(frame, 'ether proto 0x88b5')).toBe(false);
+  });
+
+  it("the port's own ARP and ND resolve its neighbours (ping works both families)", async () => {
+    const [a, b] = [vm('a'), vm('b')];
+    await a.exec('ip', 'neigh', 'flush', 'all');
+    expect(await a.ping(b.ip4!)).toBe(true);
+    expect(await a.ping(b.ip6!)).toBe(true);
+    const neigh = await a.exec('ip', 'neigh', 'show');
+    expect(neigh).toMatch(new RegExp(`${b.ip4!.replace(/\./g, '\\.')} .*lladdr ${b.mac}`));
+    expect(neigh).toMatch(new RegExp(`${b.ip6!} .*lladdr ${b.mac}`));
+  });
+});
+
+describe('always-allowed ingress', () => {
+  it('a port with no groups still receives ARP, DHCP offers and RAs, nothing else', async () => {
+    await bed.apply({ ...OPEN, ports: { ...OPEN.ports, b: { groups: [] } } });
+    const [b, d] = [vm('b'), vm('d')];
+    const to = (frame: string, filter: string) =>
+      frameArrives(scapy.d!, scapy.b!, [frame], { filter, waitMs: 400 });
+    const chaddr = `bytes.fromhex('${b.mac.replace(/:/g, '')}')`;
+    const offer = `Ether(src='${d.mac}', dst='${b.mac}')/IP(src='${d.ip4}', dst='${b.ip4}')/UDP(sport=67, dport=68)/BOOTP(op=2, yiaddr='${b.ip4}', chaddr=${chaddr})/DHCP(options=[('message-type', 'offer'), 'end'])`;
+    const ra = `Ether(src='${d.mac}', dst='33:33:00:00:00:01')/IPv6(src='${linkLocal(4)}', dst='ff02::1', hlim=255)/ICMPv6ND_RA()`;
+    const arp = `Ether(src='${d.mac}', dst='ff:ff:ff:ff:ff:ff')/ARP(op=1, hwsrc='${d.mac}', psrc='${d.ip4}', pdst='${b.ip4}')`;
+    const udp = `Ether(src='${d.mac}', dst='${b.mac}')/IP(src='${d.ip4}', dst='${b.ip4}')/UDP(sport=50100, dport=9999)`;
+    expect(await to(offer, 'udp src port 67')).toBe(true);
+    expect(await to(ra, 'icmp6 and ip6[40] == 134')).toBe(true);
+    expect(await to(arp, 'arp and arp[7] == 1')).toBe(true);
+    expect(await to(udp, 'udp src port 50100')).toBe(false);
+    await bed.apply(OPEN);
+  });
+});
