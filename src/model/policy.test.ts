@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { normalizePolicy, normalizeRule, remoteCidrs } from './policy.js';
+import { groupMemberCidrs, normalizePolicy, normalizeRule, remoteCidrs } from './policy.js';
+import { validateRuleInput } from './validate.js';
+import { protocolNumber } from './protocols.js';
 import { SgflowError } from './errors.js';
 import { formatCidr, parseCidr, parseMac } from './addr.js';
 import * as F from './fixtures.js';
@@ -300,5 +302,101 @@ describe('normalizePolicy', () => {
       }),
       { numRuns: 30 },
     );
+  });
+
+  it('caches group membership per policy', () => {
+    const n = normalizePolicy(demo());
+    expect(groupMemberCidrs(n)).toBe(groupMemberCidrs(n));
+    expect(groupMemberCidrs(n).get('web')!.map(formatCidr)).toEqual([
+      '10.1.0.12/32',
+      '10.1.0.100/32',
+      '10.1.5.0/24',
+      'fd00:1::12/128',
+    ]);
+  });
+});
+
+describe('normalizeRule on any valid rule', () => {
+  const range = (lo: number, hi: number) =>
+    fc.oneof(
+      { arbitrary: fc.constant(null), weight: 3 },
+      {
+        arbitrary: fc.tuple(fc.integer({ min: lo, max: hi }), fc.integer({ min: lo, max: hi })),
+        weight: 2,
+      },
+    );
+  const body = fc
+    .record({
+      direction: fc.constantFrom('ingress', 'egress'),
+      ethertype: fc.constantFrom('IPv4', 'IPv6'),
+      protocol: fc.oneof(
+        fc.constantFrom(
+          null,
+          'any',
+          'tcp',
+          'udp',
+          'sctp',
+          'dccp',
+          'udplite',
+          'icmp',
+          'ipv6-icmp',
+          'gre',
+          '0',
+        ),
+        fc.integer({ min: 0, max: 255 }),
+      ),
+      dst: range(0, 300),
+      src: range(1, 65535),
+      remote: fc.constantFrom(
+        {},
+        {},
+        { remote_ip_prefix: '0.0.0.0/0' },
+        { remote_ip_prefix: '::/0' },
+        { remote_ip_prefix: '10.1.2.3/16' },
+        { remote_ip_prefix: 'fd00::5/64' },
+        { remote_ip_prefix: '192.0.2.1' },
+        { remote_group_id: 'g2' },
+      ),
+    })
+    .map(({ dst, src, remote, ...rest }) => ({
+      ...rest,
+      ...remote,
+      ...(dst ? { port_range_min: Math.min(...dst), port_range_max: Math.max(...dst) } : {}),
+      ...(src
+        ? { source_port_range_min: Math.min(...src), source_port_range_max: Math.max(...src) }
+        : {}),
+    }));
+
+  it('keeps the NormalizedRule invariants', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(body, (b) => {
+        let r;
+        try {
+          r = validateRuleInput({ ...b, security_group_id: 'g' });
+        } catch (e) {
+          expect(e).toBeInstanceOf(SgflowError);
+          return;
+        }
+        accepted++;
+        const n = normalizeRule({ ...r, id: 'x', project_id: 'p' });
+        expect(n.protocol).toBe(protocolNumber(r.protocol, r.ethertype));
+        if (n.protocol === 1) expect(n.ethertype).toBe('IPv4');
+        const portProto = [6, 17, 33, 132, 136].includes(n.protocol ?? -1);
+        if (!portProto) expect([n.dstPorts, n.srcPorts]).toEqual([null, null]);
+        for (const pr of [n.dstPorts, n.srcPorts]) {
+          if (pr) expect(1 <= pr.min && pr.min <= pr.max && pr.max <= 65535).toBe(true);
+        }
+        if (n.icmpCode !== null) expect(n.icmpType).not.toBeNull();
+        if (n.icmpType !== null) expect(n.protocol === 1 || n.protocol === 58).toBe(true);
+        if (n.remote.kind === 'prefix') {
+          expect(n.remote.cidr.prefix).toBeGreaterThan(0);
+          expect(n.remote.cidr.family).toBe(n.ethertype === 'IPv4' ? 4 : 6);
+        }
+        if (n.remote.kind === 'any') expect(r.remote_group_id).toBeNull();
+      }),
+      { numRuns: 500 },
+    );
+    expect(accepted).toBeGreaterThan(20);
   });
 });

@@ -230,10 +230,42 @@ export function normalizePolicy(policy: Policy): NormalizedPolicy {
   return { networks, ports, groups, addressGroups };
 }
 
+const memberCache = new WeakMap<NormalizedPolicy, Map<string, Cidr[]>>();
+
 /**
- * The CIDRs of a remote spec for an ethertype: a remote group's members' bound addresses (fixed
- * IPs and allowed address pairs of every port that has the group, on any host), an address
- * group's CIDRs, the prefix, or the whole family for `any`. Sorted, deduplicated.
+ * Remote-group membership: group id → the bound CIDRs (fixed IPs and allowed address pairs)
+ * of every port that has the group, on any host, both families, sorted, deduplicated.
+ * Computed once per normalised policy.
+ */
+export function groupMemberCidrs(policy: NormalizedPolicy): ReadonlyMap<string, readonly Cidr[]> {
+  const cached = memberCache.get(policy);
+  if (cached) return cached;
+  const all = new Map<string, Cidr[]>();
+  for (const port of policy.ports.values()) {
+    for (const gid of port.groupIds) {
+      const list = all.get(gid) ?? [];
+      for (const b of port.addresses) list.push(b.cidr);
+      all.set(gid, list);
+    }
+  }
+  for (const [gid, list] of all) all.set(gid, sortedUnique(list));
+  memberCache.set(policy, all);
+  return all;
+}
+
+function sortedUnique(list: Cidr[]): Cidr[] {
+  const out: Cidr[] = [];
+  for (const c of [...list].sort(compareCidr)) {
+    const last = out[out.length - 1];
+    if (!last || !cidrEquals(last, c)) out.push(c);
+  }
+  return out;
+}
+
+/**
+ * The CIDRs of a remote spec for an ethertype: a remote group's members' bound addresses
+ * (see groupMemberCidrs), an address group's CIDRs, the prefix, or the whole family for
+ * `any`. Sorted, deduplicated.
  */
 export function remoteCidrs(
   policy: NormalizedPolicy,
@@ -241,28 +273,20 @@ export function remoteCidrs(
   ethertype: 'IPv4' | 'IPv6',
 ): Cidr[] {
   const family = familyOfEthertype(ethertype);
-  let list: Cidr[];
   switch (remote.kind) {
     case 'any':
       return [anyCidr(family)];
     case 'prefix':
       return remote.cidr.family === family ? [remote.cidr] : [];
     case 'addressGroup':
-      list = [...(policy.addressGroups.get(remote.addressGroupId) ?? [])];
-      break;
+      return (policy.addressGroups.get(remote.addressGroupId) ?? []).filter(
+        (c) => c.family === family,
+      );
     case 'group':
-      list = [];
-      for (const port of policy.ports.values()) {
-        if (!port.groupIds.includes(remote.groupId)) continue;
-        for (const b of port.addresses) list.push(b.cidr);
-      }
-      break;
+      return (groupMemberCidrs(policy).get(remote.groupId) ?? []).filter(
+        (c) => c.family === family,
+      );
   }
-  const out: Cidr[] = [];
-  for (const c of list.filter((x) => x.family === family).sort(compareCidr)) {
-    if (!out.some((x) => cidrEquals(x, c))) out.push(c);
-  }
-  return out;
 }
 
 /** Debug form of a binding, e.g. `02:00:00:00:01:01 10.1.0.11/32`. */
