@@ -1,0 +1,281 @@
+/**
+ * The simulator against the real classifier: a compiled policy is installed in a private
+ * ovs-vswitchd, and for a few hundred generated packets `ofproto/trace` and `simulate` must
+ * name the same output ports (or both drop, or both punt to the controller).
+ *
+ * How conntrack is modelled on the OVS side: ofproto/trace does not run conntrack; it resumes
+ * each recirculation with the ct_state given by `--ct-next` (taken, in order, from the
+ * simulator's ct steps) and keeps the ct_* original-direction tuple the traced flow started
+ * with. So the traced flow carries the tuple the simulator's conntrack gives the packet, and
+ * — because `ct_clear` would wipe that tuple before the receiver's conntrack stage, where
+ * real conntrack would restore it — `ct_clear` is removed from the table on both sides (the
+ * simulator runs the very same table). Packets whose conntrack stages would see different
+ * tuples (a connection known in one zone only) cannot be traced this way and are counted,
+ * not compared.
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SecurityGroupRule } from '../../src/model/types.js';
+import type { Action, Flow, FlowTable } from '../../src/openflow/ir.js';
+import { CtState } from '../../src/openflow/ir.js';
+import { cloneKey, keyFromPacket, type FlowKey } from '../../src/sim/key.js';
+import { newSimState, simulate, type SimResult, type SimState } from '../../src/sim/simulate.js';
+import { type OvsSandbox, startOvs } from '../support/ovs.js';
+import { answerOf, caseArb, openerOf, packetOf } from '../support/packets.js';
+import { datapathPortMap, keyToFlowText, traceKey } from '../support/trace.js';
+import { compile } from '../../src/compiler/index.js';
+import { normalizePolicy } from '../../src/model/policy.js';
+import * as fx from '../../src/model/fixtures.js';
+import { installFlows } from './harness.js';
+
+const NET = 'net1';
+const macStr = (n: number) => `02:00:00:00:00:${n.toString(16).padStart(2, '0')}`;
+
+/** The ports of the host: ofport = n. */
+const PORTS = [
+  { n: 1, name: 'a', groups: ['web', 'ssh'] },
+  { n: 2, name: 'b', groups: ['db'], aap: [{ ip_address: '10.0.0.102' }] },
+  { n: 3, name: 'c', groups: ['sl'] },
+  { n: 4, name: 'd', portSecurity: false },
+  {
+    n: 5,
+    name: 'e',
+    groups: ['web'],
+    aap: [{ ip_address: '10.0.1.0/24', mac_address: '02:00:00:00:00:55' }],
+  },
+];
+
+function crossPolicy() {
+  let seq = 0;
+  const r = (g: string, direction: 'ingress' | 'egress', more: Partial<SecurityGroupRule> = {}) =>
+    fx.rule({ id: `r${++seq}`, security_group_id: g, direction, ...more });
+  return fx.policy({
+    networks: [fx.network({ id: NET })],
+    ports: PORTS.map((p) =>
+      fx.port({
+        id: `port-${p.name}`,
+        network_id: NET,
+        mac_address: macStr(p.n),
+        fixed_ips: [{ ip_address: `10.0.0.${p.n}` }, { ip_address: `fd00::${p.n}` }],
+        allowed_address_pairs: p.aap ?? [],
+        security_groups: p.portSecurity === false ? [] : (p.groups ?? []),
+        port_security_enabled: p.portSecurity !== false,
+      }),
+    ),
+    security_groups: [
+      fx.group({ id: 'web' }),
+      fx.group({ id: 'ssh' }),
+      fx.group({ id: 'db' }),
+      fx.group({ id: 'sl', stateful: false }),
+    ],
+    security_group_rules: [
+      r('web', 'egress', { ethertype: 'IPv4' }),
+      r('web', 'egress', { ethertype: 'IPv6' }),
+      r('web', 'ingress', { protocol: 'tcp', port_range_min: 80, port_range_max: 80 }),
+      r('web', 'ingress', { protocol: 'tcp', port_range_min: 443, port_range_max: 443 }),
+      r('web', 'ingress', {
+        protocol: 'tcp',
+        port_range_min: 8000,
+        port_range_max: 8999,
+        remote_group_id: 'db',
+      }),
+      r('web', 'ingress', { protocol: 'icmp' }),
+      r('web', 'ingress', {
+        ethertype: 'IPv6',
+        protocol: 'tcp',
+        port_range_min: 80,
+        port_range_max: 80,
+      }),
+      r('web', 'ingress', {
+        ethertype: 'IPv6',
+        protocol: 'ipv6-icmp',
+        port_range_min: 128,
+        port_range_max: 0,
+      }),
+      r('ssh', 'ingress', {
+        protocol: 'tcp',
+        port_range_min: 22,
+        port_range_max: 22,
+        remote_ip_prefix: '10.0.0.0/30',
+      }),
+      r('ssh', 'ingress', {
+        protocol: 'udp',
+        port_range_min: 1000,
+        port_range_max: 1999,
+        source_port_range_min: 5000,
+        source_port_range_max: 5100,
+        remote_address_group_id: 'ag1',
+      }),
+      r('db', 'ingress', {
+        protocol: 'tcp',
+        port_range_min: 5432,
+        port_range_max: 5432,
+        remote_group_id: 'web',
+      }),
+      r('db', 'egress', { protocol: 'tcp' }),
+      r('db', 'egress', {
+        protocol: 'udp',
+        port_range_min: 53,
+        port_range_max: 53,
+        remote_ip_prefix: '10.0.0.0/24',
+      }),
+      r('db', 'ingress', { protocol: 'icmp', port_range_min: 8, port_range_max: null }),
+      r('sl', 'ingress', { protocol: 'udp', port_range_min: 53, port_range_max: 53 }),
+      r('sl', 'egress', { protocol: 'udp', source_port_range_min: 53, source_port_range_max: 53 }),
+      r('sl', 'ingress', { protocol: 'tcp', port_range_min: 80, port_range_max: 80 }),
+      r('sl', 'egress', { protocol: 'tcp', source_port_range_min: 80, source_port_range_max: 80 }),
+      r('sl', 'egress', { protocol: 'icmp' }),
+    ],
+    address_groups: [
+      fx.addressGroup({ id: 'ag1', addresses: ['10.0.0.1/32', '10.0.0.3/32', 'fd00::/120'] }),
+    ],
+  });
+}
+
+function stripCtClear(actions: readonly Action[]): Action[] {
+  return actions
+    .filter((a) => a.type !== 'ct_clear')
+    .map((a) => (a.type === 'clone' ? { ...a, actions: stripCtClear(a.actions) } : a));
+}
+
+function withoutCtClear(flows: FlowTable): Flow[] {
+  return flows.map((f) => ({ ...f, actions: stripCtClear(f.actions) }));
+}
+
+// ---------------------------------------------------------------------------------------
+
+let ovs: OvsSandbox;
+let flows: Flow[];
+let portMap: Map<number, number>;
+
+beforeAll(async () => {
+  ovs = await startOvs({ name: 'trace' });
+  for (const p of PORTS) {
+    await ovs.vsctl(
+      'add-port',
+      ovs.bridge,
+      `p${p.n}`,
+      '--',
+      'set',
+      'Interface',
+      `p${p.n}`,
+      'type=internal',
+      `ofport_request=${p.n}`,
+    );
+  }
+  const result = compile({
+    policy: normalizePolicy(crossPolicy()),
+    localPorts: PORTS.map((p) => ({ portId: `port-${p.name}`, ofport: p.n })),
+  });
+  flows = withoutCtClear(result.flows);
+  await installFlows(ovs, flows);
+  portMap = await datapathPortMap(ovs);
+});
+
+afterAll(async () => {
+  await ovs?.stop();
+});
+
+interface Outcome {
+  sim: SimResult;
+  ctStates: number[];
+}
+
+function ctRecircStates(r: SimResult): { zone: number; state: number }[] {
+  return r.path.flatMap((s) =>
+    s.kind === 'ct' && s.recirc !== undefined ? [{ zone: s.zone, state: s.state }] : [],
+  );
+}
+
+function run(state: SimState, inPort: number, key: FlowKey): Outcome {
+  const sim = simulate(flows, state, inPort, key);
+  return { sim, ctStates: ctRecircStates(sim).map((s) => s.state) };
+}
+
+const VALID = CtState.NEW | CtState.EST | CtState.REL;
+
+/**
+ * The key as traced: with the original-direction tuple every conntrack stage gives it, or
+ * null when the stages disagree (connection known in one zone only).
+ */
+function tracedKey(state: SimState, key: FlowKey, stages: { zone: number }[]): FlowKey | null {
+  const tuples = new Set<string>();
+  let first: ReturnType<SimState['conntrack']['lookup']> | null = null;
+  for (const s of stages) {
+    const r = state.conntrack.lookup(s.zone, key);
+    if (!(r.state & VALID) || !r.tuple) continue;
+    tuples.add(
+      `${r.tuple.key.src}|${r.tuple.key.dst}|${r.tuple.key.proto}|${r.tuple.tpSrc}|${r.tuple.tpDst}`,
+    );
+    first ??= r;
+  }
+  if (tuples.size > 1) return null;
+  const k = cloneKey(key);
+  if (first?.tuple) {
+    const f = k.fields;
+    f.ct_state = BigInt(first.state);
+    if (first.tuple.key.family === 4) {
+      f.ct_nw_src = first.tuple.key.src;
+      f.ct_nw_dst = first.tuple.key.dst;
+    } else {
+      f.ct_ipv6_src = first.tuple.key.src;
+      f.ct_ipv6_dst = first.tuple.key.dst;
+    }
+    f.ct_nw_proto = BigInt(first.tuple.key.proto);
+    f.ct_tp_src = BigInt(first.tuple.tpSrc);
+    f.ct_tp_dst = BigInt(first.tuple.tpDst);
+  }
+  return k;
+}
+
+describe('simulator vs ofproto/trace', () => {
+  it('agree on the verdict of generated packets', async () => {
+    const cases = fc.sample(caseArb, { seed: 20261121, numRuns: 300 });
+    let compared = 0;
+    let skipped = 0;
+    const verdicts = new Map<string, number>();
+    const mismatches: string[] = [];
+
+    for (const c of cases) {
+      const p0 = packetOf(c);
+      const opener = openerOf(c, p0);
+      const packet = opener ? answerOf(c, p0, opener) : p0;
+      // Pass 1: learn the conntrack stages the packet goes through.
+      const s1 = newSimState();
+      if (opener) simulate(flows, s1, c.receiver, keyFromPacket(opener, c.receiver));
+      const before = newSimState();
+      if (opener) simulate(flows, before, c.receiver, keyFromPacket(opener, c.receiver));
+      const plainKey = keyFromPacket(packet, c.sender);
+      const pass1 = simulate(flows, s1, c.sender, plainKey);
+      const stages = ctRecircStates(pass1);
+      const key = tracedKey(before, plainKey, stages);
+      if (!key) {
+        skipped++;
+        continue;
+      }
+      // Pass 2: the same history, the packet as traced (ct metadata it starts with).
+      const s2 = newSimState();
+      if (opener) simulate(flows, s2, c.receiver, keyFromPacket(opener, c.receiver));
+      const out = run(s2, c.sender, key);
+      const tr = await traceKey(ovs, key, out.ctStates, portMap);
+      compared++;
+      const simSays = `${out.sim.outputs.join(',') || '-'}${out.sim.controller.length > 0 ? '+controller' : ''}`;
+      const ovsSays = `${tr.outputs.join(',') || '-'}${tr.controller ? '+controller' : ''}`;
+      verdicts.set(
+        simSays === '-' ? 'drop' : 'delivered',
+        (verdicts.get(simSays === '-' ? 'drop' : 'delivered') ?? 0) + 1,
+      );
+      if (simSays !== ovsSays) {
+        mismatches.push(
+          `${JSON.stringify(c)}\n  flow: ${keyToFlowText(key)}\n  ct-next: ${out.ctStates.join(' ')}\n  sim: ${simSays}  ovs: ${ovsSays}\n  datapath: ${tr.datapathActions.join(' | ')}`,
+        );
+      }
+    }
+    // The generator must exercise both verdicts, and nearly every case must be traceable.
+    expect(compared).toBeGreaterThan(250);
+    expect(skipped).toBeLessThan(50);
+    expect(verdicts.get('drop') ?? 0).toBeGreaterThan(30);
+    expect(verdicts.get('delivered') ?? 0).toBeGreaterThan(30);
+    expect(mismatches.slice(0, 10).join('\n\n')).toBe('');
+  });
+});
