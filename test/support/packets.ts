@@ -115,7 +115,7 @@ export function packetOf(c: Case): Packet {
   const src = srcIpOf(c, v6);
   const dst = c.dstMac === 'broadcast' && !v6 ? ip4(255) : v6 ? ip6(c.receiver) : ip4(c.receiver);
   const ip = (proto: number) => ({
-    family: (v6 ? 6 : 4) as 4 | 6,
+    family: (v6 ? 6 : 4),
     src,
     dst,
     proto,
