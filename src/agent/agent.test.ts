@@ -12,6 +12,7 @@ import {
   type FlowSwitch,
   type LocalInterface,
   type PortSource,
+  type SyncResult,
 } from './switch.js';
 
 /** An in-memory switch: holds a table, applies bundles atomically, can fail or restart. */
@@ -24,7 +25,7 @@ class FakeSwitch implements FlowSwitch {
   connect(): Promise<void> {
     return Promise.resolve();
   }
-  sync(desired: FlowTable, first: number, last: number): Promise<readonly FlowMod[]> {
+  sync(desired: FlowTable, first: number, last: number): Promise<SyncResult> {
     return syncByDump(
       (a, b) => {
         this.dumps++;

@@ -84,6 +84,7 @@ export interface ReconcileReport {
   /** Store revision the switch now holds. */
   revision: number;
   resync: boolean;
+  /** The flow mods sent (on a resync through a switch that diffs by itself: empty, see counts). */
   mods: readonly FlowMod[];
   adds: number;
   deletes: number;
@@ -365,16 +366,25 @@ export class Agent<R extends CompileResult = CompileResult> {
     for (const w of result.warnings) this.log.warn({ revision }, w);
 
     let mods: readonly FlowMod[];
+    let adds = 0;
+    let deletes = 0;
     const resync = this.needResync;
     try {
       if (resync) {
         // Read the switch's tables back and send only the difference (no flush).
-        mods = await sw.sync(result.flows, base, base + PIPELINE_TABLES - 1);
+        const r = await sw.sync(result.flows, base, base + PIPELINE_TABLES - 1);
+        mods = r.mods ?? [];
+        adds = r.adds;
+        deletes = r.deletes;
         this.installed = indexFlows(result.flows);
         this.needResync = false;
         this.metrics.resyncs.inc();
       } else {
         mods = diffFlows([...this.installed.values()], result.flows);
+        for (const m of mods) {
+          if (m.command === 'add') adds++;
+          else deletes++;
+        }
         if (mods.length > 0) {
           await sw.applyBundle(mods);
           this.installed = indexFlows(applyFlowMods([...this.installed.values()], mods));
@@ -387,13 +397,7 @@ export class Agent<R extends CompileResult = CompileResult> {
       );
       throw e;
     }
-    if (mods.length > 0) this.metrics.changesApplied.inc();
-    let adds = 0;
-    let deletes = 0;
-    for (const m of mods) {
-      if (m.command === 'add') adds++;
-      else deletes++;
-    }
+    if (adds + deletes > 0) this.metrics.changesApplied.inc();
     this.metrics.flowMods.inc({ command: 'add' }, adds);
     this.metrics.flowMods.inc({ command: 'delete_strict' }, deletes);
     this.metrics.flowsInstalled.set(this.installed.size);
@@ -415,7 +419,7 @@ export class Agent<R extends CompileResult = CompileResult> {
       compileMs,
       totalMs,
     };
-    if (mods.length > 0 || resync) {
+    if (adds + deletes > 0 || resync) {
       this.log.info(
         { revision, resync, adds, deletes, flows: report.flows, compileMs: +compileMs.toFixed(2) },
         'reconciled',

@@ -11,6 +11,13 @@ import { diffFlows, type FlowMod } from './reconcile.js';
 
 export type ConnectionState = 'connected' | 'disconnected';
 
+/** What a resync sent: counts always; the mods themselves when the switch reads back IR. */
+export interface SyncResult {
+  adds: number;
+  deletes: number;
+  mods?: readonly FlowMod[];
+}
+
 /** The OpenFlow side: read the flows of some tables, apply a difference atomically. */
 export interface FlowSwitch {
   /** Resolves when connected (the first time). */
@@ -18,9 +25,9 @@ export interface FlowSwitch {
   /**
    * Makes tables `first..last` hold exactly `desired`: reads the switch's flows back and sends
    * only the difference, as one atomic bundle (flows already right are not touched, so their
-   * counters survive). Resolves with the mods it sent.
+   * counters survive). Resolves with what it sent.
    */
-  sync(desired: FlowTable, first: number, last: number): Promise<readonly FlowMod[]>;
+  sync(desired: FlowTable, first: number, last: number): Promise<SyncResult>;
   /** One atomic bundle of `mods`, then a barrier. Rejects with the switch's error. */
   applyBundle(mods: readonly FlowMod[]): Promise<void>;
   /** Called on every (re)connection and disconnection; a reconnect means "resync". */
@@ -56,9 +63,10 @@ export async function syncByDump(
   desired: FlowTable,
   first: number,
   last: number,
-): Promise<readonly FlowMod[]> {
+): Promise<SyncResult> {
   const installed = (await dump(first, last)).filter((f) => f.table >= first && f.table <= last);
   const mods = diffFlows(installed, desired);
   if (mods.length > 0) await apply(mods);
-  return mods;
+  const deletes = mods.filter((m) => m.command === 'delete_strict').length;
+  return { adds: mods.length - deletes, deletes, mods };
 }
