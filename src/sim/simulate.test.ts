@@ -230,8 +230,10 @@ describe('actions', () => {
 
 describe('conntrack', () => {
   // A tiny firewall: port 1 may open connections to port 2; port 2 only answers.
-  const trk = (bits: number, mask: number): { value: bigint; mask: bigint } =>
-    v(bits, BigInt(mask));
+  const trk = (bits: number, mask: number): { value: bigint; mask: bigint } => ({
+    value: BigInt(bits),
+    mask: BigInt(mask),
+  });
   const flows = [
     flow(0, 10, { eth_type: v(0x800), ct_state: trk(0, CtState.TRK) }, [
       { type: 'ct', zone: 1, table: 1 },

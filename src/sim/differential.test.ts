@@ -1,0 +1,877 @@
+/**
+ * Differential property tests: for random policies, local ports and packet *sequences*,
+ * the compiled flow table run through the simulator (each keeping its own conntrack) must
+ * deliver every packet to exactly the ports the reference World delivers it to.
+ *
+ * The generators are meant to be nasty: overlapping port ranges, IPv6, remote groups with
+ * shared members on other hosts, allowed address pairs (CIDRs, foreign MACs), ICMP
+ * type/code, source ports, stateless groups, port security off, spoofed sources, ARP / ND /
+ * DHCP / RA, replies to and ICMP errors about earlier packets, and rules removed mid-sequence.
+ *
+ * This file crosses layers on purpose (sim vs semantics vs compiler): it is the one place the
+ * three meet.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseCidr, parseIp, parseMac } from '../model/addr.js';
+import * as fx from '../model/fixtures.js';
+import { TcpFlags, reversePacket, type Packet } from '../model/packet.js';
+import { normalizePolicy } from '../model/policy.js';
+import { linkLocalFromMac } from '../model/port-security.js';
+import type { NormalizedPolicy, Policy, SecurityGroupRule } from '../model/types.js';
+// eslint-disable-next-line no-restricted-imports -- the differential test compares sim with the reference semantics
+import { World, type LocalPort } from '../semantics/world.js';
+
+// ---------------------------------------------------------------------------------------
+// Scenario model: what the generators produce (plain data, shrinkable)
+// ---------------------------------------------------------------------------------------
+
+const MACS = [
+  '02:00:00:00:00:01',
+  '02:00:00:00:00:02',
+  '02:00:00:00:00:03',
+  '02:00:00:00:00:04',
+  '02:00:00:00:00:05',
+  '02:00:00:00:00:06',
+];
+const FOREIGN_MAC = '02:00:00:00:00:ee';
+const UNKNOWN_MAC = 0x0200000000ddn;
+const BROADCAST = 0xffffffffffffn;
+const V4_CIDRS = [
+  '10.0.0.0/30',
+  '10.0.0.4/30',
+  '10.0.0.8/29',
+  '10.0.0.0/28',
+  '192.0.2.0/24',
+  '10.0.0.3/32',
+];
+const V6_CIDRS = [
+  'fd00::/126',
+  'fd00::4/126',
+  'fd00::8/125',
+  'fd00::/64',
+  '2001:db8::/32',
+  'fd00::3/128',
+];
+const EXTERNAL_V4 = '192.0.2.1';
+const EXTERNAL_V6 = '2001:db8::1';
+const UPLINK = 100;
+
+interface PortSpec {
+  network: number;
+  v4: boolean;
+  v6: boolean;
+  /** Allowed address pairs: [family, cidr index or -1 for a single host, MAC: own | foreign | another port's]. */
+  pairs: { family: 4 | 6; cidr: number; mac: 'own' | 'foreign' | number }[];
+  groups: number[];
+  security: boolean;
+}
+
+interface RuleSpec {
+  group: number;
+  direction: 'ingress' | 'egress';
+  ethertype: 'IPv4' | 'IPv6';
+  protocol: string | null;
+  dst: [number, number] | null;
+  src: [number, number] | null;
+  icmpType: number | null;
+  icmpCode: number | null;
+  remote:
+    | { kind: 'any' }
+    | { kind: 'prefix'; index: number }
+    | { kind: 'group'; group: number }
+    | { kind: 'ag' };
+}
+
+interface Scenario {
+  networks: { vlan: number | null }[];
+  groupsStateful: boolean[];
+  ports: PortSpec[];
+  /** How many of `ports` are local (the rest live on other hosts). */
+  nLocal: number;
+  rules: RuleSpec[];
+  agCidrs: number[];
+  uplink: boolean;
+}
+
+const portRange = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fc
+      .tuple(fc.integer({ min: 1, max: 7 }), fc.integer({ min: 0, max: 4 }))
+      .map(([a, d]): [number, number] => [a, Math.min(8, a + d)]),
+  },
+  { weight: 1, arbitrary: fc.constant<[number, number]>([1, 65535]) },
+);
+
+const ruleArb = (nGroups: number): fc.Arbitrary<RuleSpec> =>
+  fc
+    .record({
+      group: fc.nat({ max: nGroups - 1 }),
+      direction: fc.constantFrom('ingress' as const, 'egress' as const),
+      ethertype: fc.constantFrom('IPv4' as const, 'IPv6' as const),
+      protocol: fc.constantFrom(
+        null,
+        'tcp',
+        'udp',
+        'icmp',
+        'sctp',
+        'dccp',
+        'udplite',
+        '47',
+        '6',
+        'tcp',
+        'udp',
+        'icmp',
+      ),
+      dst: fc.option(portRange, { freq: 2 }),
+      src: fc.option(portRange, { freq: 3 }),
+      icmpType: fc.option(fc.constantFrom(0, 3, 8, 11, 128, 129, 1), { freq: 2 }),
+      icmpCode: fc.option(fc.constantFrom(0, 1, 3), { freq: 2 }),
+      remote: fc.oneof(
+        { weight: 3, arbitrary: fc.constant({ kind: 'any' as const }) },
+        {
+          weight: 2,
+          arbitrary: fc.nat({ max: 5 }).map((index) => ({ kind: 'prefix' as const, index })),
+        },
+        {
+          weight: 3,
+          arbitrary: fc
+            .nat({ max: nGroups - 1 })
+            .map((group) => ({ kind: 'group' as const, group })),
+        },
+        { weight: 1, arbitrary: fc.constant({ kind: 'ag' as const }) },
+      ),
+    })
+    .map((r): RuleSpec => {
+      const ported = ['tcp', 'udp', 'sctp', '6'].includes(r.protocol ?? '');
+      const icmp = r.protocol === 'icmp';
+      // DCCP and UDP-Lite port ranges go to the controller (docs/pipeline.md): not generated here.
+      return {
+        ...r,
+        dst: ported ? r.dst : null,
+        src: ported ? r.src : null,
+        icmpType: icmp ? r.icmpType : null,
+        icmpCode: icmp && r.icmpType !== null ? r.icmpCode : null,
+      };
+    });
+
+function defaultRules(group: number, level: number): RuleSpec[] {
+  const rule = (direction: 'ingress' | 'egress', ethertype: 'IPv4' | 'IPv6'): RuleSpec => ({
+    group,
+    direction,
+    ethertype,
+    protocol: null,
+    dst: null,
+    src: null,
+    icmpType: null,
+    icmpCode: null,
+    remote: direction === 'egress' ? { kind: 'any' } : { kind: 'group', group },
+  });
+  if (level === 0) return [];
+  const egress = [rule('egress', 'IPv4'), rule('egress', 'IPv6')];
+  return level === 1 ? egress : [...egress, rule('ingress', 'IPv4'), rule('ingress', 'IPv6')];
+}
+
+const scenarioArb: fc.Arbitrary<Scenario> = fc
+  .record({
+    networks: fc.array(fc.record({ vlan: fc.option(fc.constantFrom(10, 20), { freq: 2 }) }), {
+      minLength: 1,
+      maxLength: 2,
+    }),
+    groupsStateful: fc.array(fc.boolean(), { minLength: 1, maxLength: 3 }),
+    nLocal: fc.integer({ min: 2, max: 4 }),
+    nRemote: fc.integer({ min: 0, max: 2 }),
+    uplink: fc.boolean(),
+    agCidrs: fc.uniqueArray(fc.nat({ max: 11 }), { maxLength: 3 }),
+  })
+  .chain((base) => {
+    const nGroups = base.groupsStateful.length;
+    const portArb = fc.record({
+      network: fc.nat({ max: base.networks.length - 1 }),
+      v4: fc.oneof(
+        { weight: 4, arbitrary: fc.constant(true) },
+        { weight: 1, arbitrary: fc.constant(false) },
+      ),
+      v6: fc.oneof(
+        { weight: 3, arbitrary: fc.constant(true) },
+        { weight: 2, arbitrary: fc.constant(false) },
+      ),
+      pairs: fc.array(
+        fc.record({
+          family: fc.constantFrom(4 as const, 6 as const),
+          cidr: fc.integer({ min: -1, max: 5 }),
+          mac: fc.oneof(
+            fc.constant('own' as const),
+            fc.constant('foreign' as const),
+            fc.nat({ max: 5 }),
+          ),
+        }),
+        { maxLength: 2 },
+      ),
+      groups: fc.oneof(
+        {
+          weight: 5,
+          arbitrary: fc.uniqueArray(fc.nat({ max: nGroups - 1 }), {
+            minLength: 1,
+            maxLength: nGroups,
+          }),
+        },
+        { weight: 1, arbitrary: fc.constant<number[]>([]) },
+      ),
+      security: fc.oneof(
+        { weight: 6, arbitrary: fc.constant(true) },
+        { weight: 1, arbitrary: fc.constant(false) },
+      ),
+    });
+    return fc.record({
+      networks: fc.constant(base.networks),
+      groupsStateful: fc.constant(base.groupsStateful),
+      nLocal: fc.constant(base.nLocal),
+      uplink: fc.constant(base.uplink),
+      agCidrs: fc.constant(base.agCidrs),
+      ports: fc.array(portArb, {
+        minLength: base.nLocal + base.nRemote,
+        maxLength: base.nLocal + base.nRemote,
+      }),
+      // Groups often start like Neutron's default group: egress allowed (IPv4, IPv6), and
+      // sometimes ingress from the group's own members.
+      rules: fc
+        .tuple(
+          fc.array(fc.constantFrom(0, 1, 1, 2), { minLength: nGroups, maxLength: nGroups }),
+          fc.array(ruleArb(nGroups), { maxLength: 8 }),
+        )
+        .map(([defaults, rules]) => [
+          ...defaults.flatMap((d, group) => defaultRules(group, d)),
+          ...rules,
+        ]),
+    });
+  });
+
+// ---------------------------------------------------------------------------------------
+// Scenario → Policy
+// ---------------------------------------------------------------------------------------
+
+const portId = (i: number): string => `p${i}`;
+const groupId = (i: number): string => `g${i}`;
+const v4Of = (i: number): string => `10.0.0.${i + 1}`;
+const v6Of = (i: number): string => `fd00::${i + 1}`;
+
+function pairAddress(pair: PortSpec['pairs'][number], i: number): string {
+  if (pair.cidr < 0) return pair.family === 4 ? `10.0.0.${9 + i}` : `fd00::${(9 + i).toString(16)}`;
+  return (pair.family === 4 ? V4_CIDRS : V6_CIDRS)[pair.cidr]!;
+}
+
+function policyOf(s: Scenario, dropRules: ReadonlySet<number> = new Set()): Policy {
+  const ports = s.ports.map((p, i) => {
+    const groups = p.security
+      ? p.groups.filter((g) => s.groupsStateful[g] === s.groupsStateful[p.groups[0] ?? 0])
+      : [];
+    return fx.port({
+      id: portId(i),
+      network_id: `n${p.network}`,
+      mac_address: MACS[i]!,
+      fixed_ips: [
+        ...(p.v4 ? [{ ip_address: v4Of(i) }] : []),
+        ...(p.v6 ? [{ ip_address: v6Of(i) }] : []),
+      ],
+      allowed_address_pairs: p.pairs.map((pair) => ({
+        ip_address: pairAddress(pair, i),
+        ...(pair.mac === 'own'
+          ? {}
+          : { mac_address: pair.mac === 'foreign' ? FOREIGN_MAC : MACS[pair.mac % MACS.length]! }),
+      })),
+      security_groups: groups.map(groupId),
+      port_security_enabled: p.security,
+      'binding:host_id': i < s.nLocal ? 'here' : 'elsewhere',
+    });
+  });
+  const rules: SecurityGroupRule[] = [];
+  s.rules.forEach((r, i) => {
+    if (dropRules.has(i)) return;
+    const family = r.ethertype === 'IPv4' ? 4 : 6;
+    rules.push(
+      fx.rule({
+        id: `r${i}`,
+        security_group_id: groupId(r.group),
+        direction: r.direction,
+        ethertype: r.ethertype,
+        protocol: r.protocol,
+        port_range_min: r.dst ? r.dst[0] : r.icmpType,
+        port_range_max: r.dst ? r.dst[1] : r.icmpCode,
+        source_port_range_min: r.src ? r.src[0] : null,
+        source_port_range_max: r.src ? r.src[1] : null,
+        remote_ip_prefix:
+          r.remote.kind === 'prefix' ? (family === 4 ? V4_CIDRS : V6_CIDRS)[r.remote.index]! : null,
+        remote_group_id: r.remote.kind === 'group' ? groupId(r.remote.group) : null,
+        remote_address_group_id: r.remote.kind === 'ag' ? 'ag0' : null,
+      }),
+    );
+  });
+  return fx.policy({
+    networks: s.networks.map((n, i) =>
+      fx.network({
+        id: `n${i}`,
+        'provider:segmentation_id': n.vlan,
+        'provider:network_type': n.vlan === null ? null : 'vlan',
+      }),
+    ),
+    ports,
+    security_groups: s.groupsStateful.map((stateful, i) => fx.group({ id: groupId(i), stateful })),
+    security_group_rules: rules,
+    address_groups: [
+      fx.addressGroup({
+        id: 'ag0',
+        addresses: s.agCidrs.map((c) => (c < 6 ? V4_CIDRS[c]! : V6_CIDRS[c - 6]!)),
+      }),
+    ],
+  });
+}
+
+const localPorts = (s: Scenario): LocalPort[] =>
+  s.ports.slice(0, s.nLocal).map((_, i) => ({ portId: portId(i), ofport: i + 1 }));
+
+// ---------------------------------------------------------------------------------------
+// Packet events
+// ---------------------------------------------------------------------------------------
+
+type Proto = 'tcp' | 'udp' | 'sctp' | 'icmp-echo' | 'icmp-reply' | 'icmp-other' | 'gre' | 'dccp';
+type Special =
+  | 'arp'
+  | 'arp-spoof'
+  | 'ns'
+  | 'na'
+  | 'na-spoof'
+  | 'ra'
+  | 'dhcp'
+  | 'dhcp-server'
+  | 'dhcp6'
+  | 'mld'
+  | 'lldp';
+
+type Event =
+  | {
+      kind: 'send';
+      from: number;
+      to: number;
+      family: 4 | 6;
+      proto: Proto;
+      src: number;
+      mac: number;
+      dst: number;
+      sport: number;
+      dport: number;
+      flags: number;
+      icmpType: number;
+      icmpCode: number;
+    }
+  | { kind: 'reply'; of: number; flags: number }
+  | { kind: 'error'; of: number; type: number }
+  | { kind: 'special'; from: number; what: Special; to: number }
+  | {
+      kind: 'uplink';
+      to: number;
+      family: 4 | 6;
+      proto: Proto;
+      src: number;
+      sport: number;
+      dport: number;
+      flags: number;
+    }
+  | { kind: 'remove'; rule: number };
+
+const FLAGS = [
+  TcpFlags.SYN,
+  TcpFlags.SYN,
+  TcpFlags.ACK,
+  TcpFlags.SYN | TcpFlags.ACK,
+  TcpFlags.FIN | TcpFlags.ACK,
+  TcpFlags.RST,
+  TcpFlags.FIN,
+  0,
+];
+
+const eventArb: fc.Arbitrary<Event> = fc.oneof(
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      kind: fc.constant('send' as const),
+      from: fc.nat({ max: 5 }),
+      to: fc.nat({ max: 7 }),
+      family: fc.constantFrom(4 as const, 6 as const),
+      proto: fc.constantFrom<Proto>(
+        'tcp',
+        'tcp',
+        'udp',
+        'udp',
+        'sctp',
+        'icmp-echo',
+        'icmp-reply',
+        'icmp-other',
+        'gre',
+        'dccp',
+      ),
+      src: fc.oneof(
+        { weight: 6, arbitrary: fc.constant(0) },
+        { weight: 4, arbitrary: fc.nat({ max: 5 }) },
+      ),
+      mac: fc.oneof(
+        { weight: 8, arbitrary: fc.constant(0) },
+        { weight: 2, arbitrary: fc.nat({ max: 3 }) },
+      ),
+      dst: fc.nat({ max: 3 }),
+      sport: fc.integer({ min: 0, max: 9 }),
+      dport: fc.integer({ min: 1, max: 9 }),
+      flags: fc.constantFrom(...FLAGS),
+      icmpType: fc.constantFrom(8, 0, 13, 3, 11, 5, 128, 129, 1, 200),
+      icmpCode: fc.constantFrom(0, 0, 0, 1, 3),
+    }),
+  },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('reply' as const),
+      of: fc.nat({ max: 30 }),
+      flags: fc.constantFrom(TcpFlags.ACK, TcpFlags.SYN | TcpFlags.ACK, TcpFlags.ACK, TcpFlags.RST),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('error' as const),
+      of: fc.nat({ max: 30 }),
+      type: fc.constantFrom(3, 11, 1, 2),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('special' as const),
+      from: fc.nat({ max: 5 }),
+      what: fc.constantFrom<Special>(
+        'arp',
+        'arp-spoof',
+        'ns',
+        'na',
+        'na-spoof',
+        'ra',
+        'dhcp',
+        'dhcp-server',
+        'dhcp6',
+        'mld',
+        'lldp',
+      ),
+      to: fc.nat({ max: 7 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('uplink' as const),
+      to: fc.nat({ max: 7 }),
+      family: fc.constantFrom(4 as const, 6 as const),
+      proto: fc.constantFrom<Proto>('tcp', 'udp', 'icmp-echo'),
+      src: fc.nat({ max: 6 }),
+      sport: fc.integer({ min: 1, max: 9 }),
+      dport: fc.integer({ min: 1, max: 9 }),
+      flags: fc.constantFrom(...FLAGS),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('remove' as const), rule: fc.nat({ max: 13 }) }),
+  },
+);
+
+interface Sent {
+  inPort: number;
+  packet: Packet;
+}
+
+/** Builds concrete packets from events against a scenario; `null` = nothing to send. */
+class PacketFactory {
+  private readonly sent: Sent[] = [];
+  constructor(
+    private readonly s: Scenario,
+    private readonly uplink: number | undefined,
+  ) {}
+
+  private mac(i: number): bigint {
+    return parseMac(MACS[i % MACS.length]!);
+  }
+
+  private addrOf(i: number, family: 4 | 6): bigint {
+    return parseIp(family === 4 ? v4Of(i) : v6Of(i)).addr;
+  }
+
+  /** A source address choice for port i: own, pair, another port's, external, link-local, unspecified. */
+  private srcAddr(i: number, family: 4 | 6, choice: number): bigint {
+    const p = this.s.ports[i]!;
+    switch (choice) {
+      case 0:
+        return this.addrOf(i, family);
+      case 1: {
+        const pair = p.pairs.find((x) => x.family === family);
+        if (!pair) return this.addrOf(i, family);
+        const c = parseCidr(pairAddress(pair, i));
+        return c.prefix === (family === 4 ? 32 : 128) ? c.addr : c.addr + 1n;
+      }
+      case 2:
+        return this.addrOf((i + 1) % this.s.ports.length, family);
+      case 3:
+        return parseIp(family === 4 ? EXTERNAL_V4 : EXTERNAL_V6).addr;
+      case 4:
+        return family === 6 ? linkLocalFromMac(this.mac(i)) : this.addrOf(i, 4);
+      default:
+        return 0n;
+    }
+  }
+
+  private srcMac(i: number, choice: number): bigint {
+    const p = this.s.ports[i]!;
+    if (choice === 1) {
+      const pair = p.pairs.find((x) => x.mac !== 'own');
+      if (pair)
+        return pair.mac === 'foreign' ? parseMac(FOREIGN_MAC) : this.mac(pair.mac as number);
+    }
+    if (choice === 2) return this.mac((i + 1) % this.s.ports.length);
+    return this.mac(i);
+  }
+
+  /** Destination MAC and IP for target choice `to` (a port index, broadcast or unknown). */
+  private target(to: number, family: 4 | 6, dstChoice: number): { mac: bigint; ip: bigint } {
+    const n = this.s.ports.length;
+    if (to >= n + 1)
+      return { mac: UNKNOWN_MAC, ip: parseIp(family === 4 ? EXTERNAL_V4 : EXTERNAL_V6).addr };
+    if (to === n)
+      return {
+        mac: BROADCAST,
+        ip: family === 4 ? parseIp('10.0.0.255').addr : parseIp('ff02::1').addr,
+      };
+    const ip =
+      dstChoice === 1
+        ? this.srcAddr(to, family, 1)
+        : dstChoice === 2
+          ? parseIp(family === 4 ? EXTERNAL_V4 : EXTERNAL_V6).addr
+          : this.addrOf(to, family);
+    return { mac: this.mac(to), ip };
+  }
+
+  private ipPacket(
+    ethSrc: bigint,
+    ethDst: bigint,
+    family: 4 | 6,
+    src: bigint,
+    dst: bigint,
+    proto: Proto,
+    e: { sport: number; dport: number; flags: number; icmpType?: number; icmpCode?: number },
+  ): Packet {
+    const ethType = family === 4 ? 0x0800 : 0x86dd;
+    const num = { tcp: 6, udp: 17, sctp: 132, gre: 47, dccp: 33 } as Record<string, number>;
+    if (proto.startsWith('icmp')) {
+      const echo = family === 4 ? 8 : 128;
+      const reply = family === 4 ? 0 : 129;
+      const type =
+        proto === 'icmp-echo' ? echo : proto === 'icmp-reply' ? reply : (e.icmpType ?? 3);
+      return {
+        ethSrc,
+        ethDst,
+        ethType,
+        ip: { family, src, dst, proto: family === 4 ? 1 : 58, ttl: 64 },
+        icmp: { type, code: proto === 'icmp-other' ? (e.icmpCode ?? 0) : 0, id: e.sport },
+      };
+    }
+    const p = num[proto]!;
+    return {
+      ethSrc,
+      ethDst,
+      ethType,
+      ip: { family, src, dst, proto: p, ttl: 64 },
+      ...(p === 47
+        ? {}
+        : { l4: { src: e.sport, dst: e.dport, ...(p === 6 ? { tcpFlags: e.flags } : {}) } }),
+    };
+  }
+
+  private remember(x: Sent | null): Sent | null {
+    if (x) this.sent.push(x);
+    return x;
+  }
+
+  build(e: Event): Sent | null {
+    const nLocal = this.s.nLocal;
+    switch (e.kind) {
+      case 'remove':
+        return null;
+      case 'send': {
+        const from = e.from % nLocal;
+        const spec = this.s.ports[from]!;
+        // Mostly use a family the sender has an address of (else nearly everything is spoofed).
+        const has = e.family === 4 ? spec.v4 : spec.v6;
+        const family = has || e.src !== 0 ? e.family : e.family === 4 ? 6 : 4;
+        const nTargets = this.s.ports.length + 2;
+        const to = e.to % nTargets === from ? (from + 1) % nTargets : e.to % nTargets;
+        const t = this.target(to, family, e.dst);
+        const p = this.ipPacket(
+          this.srcMac(from, e.mac),
+          t.mac,
+          family,
+          this.srcAddr(from, family, e.src),
+          t.ip,
+          e.proto,
+          e,
+        );
+        return this.remember({ inPort: from + 1, packet: p });
+      }
+      case 'uplink': {
+        if (this.uplink === undefined) return null;
+        const t = this.target(e.to % (this.s.ports.length + 2), e.family, 0);
+        const src =
+          e.src < this.s.ports.length
+            ? this.addrOf(e.src, e.family)
+            : parseIp(e.family === 4 ? EXTERNAL_V4 : EXTERNAL_V6).addr;
+        const vlan = this.s.networks[0]!.vlan;
+        const p = this.ipPacket(this.mac(5), t.mac, e.family, src, t.ip, e.proto, e);
+        return this.remember({ inPort: this.uplink, packet: vlan === null ? p : { ...p, vlan } });
+      }
+      case 'reply':
+      case 'error': {
+        if (this.sent.length === 0) return null;
+        const orig = this.sent[e.of % this.sent.length]!;
+        const op = orig.packet;
+        if (!op.ip) return null;
+        const receiver = this.s.ports
+          .slice(0, nLocal)
+          .findIndex((_, i) => this.mac(i) === op.ethDst);
+        const inPort = receiver >= 0 ? receiver + 1 : this.uplink;
+        if (inPort === undefined) return null;
+        const { vlan: _vlan, ...untagged } = op;
+        let p: Packet;
+        if (e.kind === 'reply') {
+          p = reversePacket(untagged);
+          if (op.icmp)
+            p = {
+              ...p,
+              icmp: {
+                ...op.icmp,
+                type: op.icmp.type === 8 ? 0 : op.icmp.type === 128 ? 129 : op.icmp.type,
+              },
+            };
+          if (p.l4 && op.ip.proto === 6) p = { ...p, l4: { ...p.l4, tcpFlags: e.flags } };
+        } else {
+          const family = op.ip.family;
+          const type =
+            family === 4 ? (e.type === 1 || e.type === 2 ? 3 : e.type) : e.type === 11 ? 3 : e.type;
+          p = {
+            ethSrc: op.ethDst,
+            ethDst: op.ethSrc,
+            ethType: op.ethType,
+            ip: { family, src: op.ip.dst, dst: op.ip.src, proto: family === 4 ? 1 : 58, ttl: 64 },
+            icmp: {
+              type,
+              code: 1,
+              id: 0,
+              embedded: {
+                src: op.ip.src,
+                dst: op.ip.dst,
+                proto: op.ip.proto,
+                ...(op.l4 ? { l4: { src: op.l4.src, dst: op.l4.dst } } : {}),
+                ...(op.icmp
+                  ? { icmp: { type: op.icmp.type, code: op.icmp.code, id: op.icmp.id } }
+                  : {}),
+              },
+            },
+          };
+        }
+        if (inPort === this.uplink) {
+          const vlan = this.s.networks[this.s.ports[0]!.network]!.vlan;
+          if (vlan !== null) p = { ...p, vlan };
+        }
+        return this.remember({ inPort, packet: p });
+      }
+      case 'special':
+        return this.remember(this.special(e.from % nLocal, e.what, e.to));
+    }
+  }
+
+  private special(from: number, what: Special, to: number): Sent {
+    const mac = this.mac(from);
+    const inPort = from + 1;
+    const t = this.target(to % (this.s.ports.length + 2), 6, 0);
+    const v4 = this.addrOf(from, 4);
+    const ll = linkLocalFromMac(mac);
+    const v6 = (
+      icmp: Packet['icmp'],
+      src = ll,
+      dstMac = 0x333300000001n,
+      dst = parseIp('ff02::1').addr,
+    ): Packet => ({
+      ethSrc: mac,
+      ethDst: dstMac,
+      ethType: 0x86dd,
+      ip: { family: 6, src, dst, proto: 58, ttl: 255 },
+      ...(icmp ? { icmp } : {}),
+    });
+    switch (what) {
+      case 'arp':
+      case 'arp-spoof':
+        return {
+          inPort,
+          packet: {
+            ethSrc: mac,
+            ethDst: to % 2 === 0 ? BROADCAST : t.mac,
+            ethType: 0x0806,
+            arp: {
+              op: 1,
+              sha: mac,
+              spa: what === 'arp' ? v4 : this.addrOf(from + 1, 4),
+              tha: 0n,
+              tpa: this.addrOf((from + 1) % this.s.ports.length, 4),
+            },
+          },
+        };
+      case 'ns':
+        return {
+          inPort,
+          packet: v6({
+            type: 135,
+            code: 0,
+            id: 0,
+            nd: {
+              target: this.addrOf((from + 1) % this.s.ports.length, 6),
+              sll: to % 2 === 0 ? mac : 0n,
+              tll: 0n,
+            },
+          }),
+        };
+      case 'na':
+      case 'na-spoof':
+        return {
+          inPort,
+          packet: v6(
+            {
+              type: 136,
+              code: 0,
+              id: 0,
+              nd: {
+                target:
+                  what === 'na'
+                    ? to % 2 === 0
+                      ? ll
+                      : this.addrOf(from, 6)
+                    : this.addrOf(from + 1, 6),
+                sll: 0n,
+                tll: mac,
+              },
+            },
+            ll,
+            t.mac,
+            t.ip,
+          ),
+        };
+      case 'ra':
+        return { inPort, packet: v6({ type: 134, code: 0, id: 0 }) };
+      case 'mld':
+        return { inPort, packet: v6({ type: 143, code: 0, id: 0 }) };
+      case 'dhcp':
+      case 'dhcp-server':
+        return {
+          inPort,
+          packet: {
+            ethSrc: mac,
+            ethDst: BROADCAST,
+            ethType: 0x0800,
+            ip: {
+              family: 4,
+              src: what === 'dhcp' && to % 2 === 0 ? 0n : v4,
+              dst: 0xffffffffn,
+              proto: 17,
+              ttl: 64,
+            },
+            l4: what === 'dhcp' ? { src: 68, dst: 67 } : { src: 67, dst: 68 },
+          },
+        };
+      case 'dhcp6':
+        return {
+          inPort,
+          packet: {
+            ethSrc: mac,
+            ethDst: 0x333300010002n,
+            ethType: 0x86dd,
+            ip: { family: 6, src: ll, dst: parseIp('ff02::1:2').addr, proto: 17, ttl: 64 },
+            l4: { src: 546, dst: 547 },
+          },
+        };
+      case 'lldp':
+        return { inPort, packet: { ethSrc: mac, ethDst: 0x0180c200000en, ethType: 0x88cc } };
+    }
+  }
+}
+
+function normalized(s: Scenario, drop: ReadonlySet<number> = new Set()): NormalizedPolicy | null {
+  try {
+    return normalizePolicy(policyOf(s, drop));
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Properties of the reference itself (they keep the generators and the World honest)
+// ---------------------------------------------------------------------------------------
+
+describe('reference World on generated scenarios', () => {
+  it('generated policies are valid', () => {
+    fc.assert(
+      fc.property(scenarioArb, (s) => {
+        expect(() => normalizePolicy(policyOf(s))).not.toThrow();
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('never sends a packet back to its in_port or to a port that is not there', () => {
+    fc.assert(
+      fc.property(scenarioArb, fc.array(eventArb, { maxLength: 25 }), (s, events) => {
+        const policy = normalized(s)!;
+        const uplink = s.uplink ? UPLINK : undefined;
+        const world = new World({
+          policy,
+          ports: localPorts(s),
+          ...(uplink !== undefined ? { uplink } : {}),
+        });
+        const factory = new PacketFactory(s, uplink);
+        const valid = new Set([
+          ...localPorts(s).map((l) => l.ofport),
+          ...(uplink !== undefined ? [uplink] : []),
+        ]);
+        for (const e of events) {
+          const x = factory.build(e);
+          if (!x) continue;
+          const d = world.deliver(x.inPort, x.packet);
+          expect(d.outputs).not.toContain(x.inPort);
+          for (const o of d.outputs) expect(valid.has(o)).toBe(true);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('is monotone in the rules for a first packet: adding rules never blocks it', () => {
+    fc.assert(
+      fc.property(scenarioArb, eventArb, fc.nat(), (s, e, k) => {
+        fc.pre(s.rules.length > 0);
+        const full = normalized(s)!;
+        const fewer = normalized(s, new Set([k % s.rules.length]))!;
+        const uplink = s.uplink ? UPLINK : undefined;
+        const x = new PacketFactory(s, uplink).build(e);
+        if (!x) return;
+        const opts = { ports: localPorts(s), ...(uplink !== undefined ? { uplink } : {}) };
+        const withAll = new World({ policy: full, ...opts }).deliver(x.inPort, x.packet).outputs;
+        const without = new World({ policy: fewer, ...opts }).deliver(x.inPort, x.packet).outputs;
+        for (const o of without) expect(withAll).toContain(o);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
