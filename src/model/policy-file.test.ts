@@ -64,6 +64,20 @@ describe('the demo policy', () => {
     });
   });
 
+  it('is a fixed point: its own output, as a document with flat rules, loads unchanged', () => {
+    const { policy, host } = loadPolicyDocument(demo());
+    const again = loadPolicyDocument(
+      JSON.parse(
+        JSON.stringify({
+          ...policy,
+          host: { name: host.name, ofports: Object.fromEntries(host.ofports) },
+        }),
+      ),
+    );
+    expect(again.policy).toEqual(policy);
+    expect(again.host).toEqual(host);
+  });
+
   it('validatePolicyDocument returns the same policy', () => {
     expect(validatePolicyDocument(demo())).toEqual(loadPolicyDocument(demo()).policy);
   });

@@ -159,6 +159,10 @@ function load(json: unknown): { policy: Policy; host: HostBinding } {
     throw fileError(unknown[0]!, `unknown field; allowed fields: ${TOP_LEVEL.join(', ')}`);
   }
 
+  if (doc['description'] !== undefined && typeof doc['description'] !== 'string') {
+    throw fileError('description', 'expected a string');
+  }
+
   const networks: Network[] = list(doc, 'networks').map((item, i) => {
     const path = `networks[${i}]`;
     const n = validateNetworkInput(item, path);
