@@ -8,6 +8,7 @@ export {
   keyFromMatch,
   keyFromPacket,
   matchesKey,
+  packetFromKey,
   type FieldValues,
   type FlowKey,
 } from './key.js';

@@ -136,3 +136,50 @@ export function writeSlice(fields: FieldValues, s: FieldSlice, value: bigint): v
   const mask = sliceMask(s);
   fields[s.field] = (fields[s.field] & ~mask) | ((value << BigInt(s.ofs)) & mask);
 }
+
+/**
+ * The abstract packet a key describes (the inverse of `keyFromPacket`), so a packet given as
+ * match text can also be judged by the reference semantics. Fields the key lacks are 0.
+ */
+export function packetFromKey(key: FlowKey): Packet {
+  const f = key.fields;
+  const p: Packet = { ethSrc: f.eth_src, ethDst: f.eth_dst, ethType: Number(f.eth_type) };
+  if (f.vlan_tci & 0x1000n) p.vlan = Number(f.vlan_tci & 0xfffn);
+  if (f.eth_type === 0x0806n) {
+    p.arp = {
+      op: Number(f.arp_op),
+      sha: f.arp_sha,
+      spa: f.arp_spa,
+      tha: f.arp_tha,
+      tpa: f.arp_tpa,
+    };
+    return p;
+  }
+  const family = f.eth_type === 0x0800n ? 4 : f.eth_type === 0x86ddn ? 6 : null;
+  if (family === null) return p;
+  const proto = Number(f.ip_proto);
+  p.ip = {
+    family,
+    src: family === 4 ? f.ip_src : f.ipv6_src,
+    dst: family === 4 ? f.ip_dst : f.ipv6_dst,
+    proto,
+    ttl: Number(f.nw_ttl) || 64,
+  };
+  if (proto === 6)
+    p.l4 = { src: Number(f.tcp_src), dst: Number(f.tcp_dst), tcpFlags: Number(f.tcp_flags) };
+  else if (proto === 17) p.l4 = { src: Number(f.udp_src), dst: Number(f.udp_dst) };
+  else if (proto === 132) p.l4 = { src: Number(f.sctp_src), dst: Number(f.sctp_dst) };
+  else if ((family === 4 && proto === 1) || (family === 6 && proto === 58)) {
+    const type = Number(family === 4 ? f.icmp_type : f.icmpv6_type);
+    p.icmp = {
+      type,
+      code: Number(family === 4 ? f.icmp_code : f.icmpv6_code),
+      id: key.icmpId,
+      ...(key.embedded ? { embedded: key.embedded } : {}),
+      ...(family === 6 && (type === ND_NS || type === ND_NA)
+        ? { nd: { target: f.nd_target, sll: f.nd_sll, tll: f.nd_tll } }
+        : {}),
+    };
+  }
+  return p;
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TcpFlags, type Packet } from '../model/packet.js';
 import { CtState, type Action, type Flow, type Match } from '../openflow/ir.js';
-import { keyFromMatch, keyFromPacket } from './key.js';
+import { keyFromMatch, keyFromPacket, packetFromKey } from './key.js';
 import { newSimState, simulate } from './simulate.js';
 import { trace } from './trace.js';
 
@@ -362,5 +362,20 @@ describe('conntrack', () => {
     );
     const reply = simulate(other, s, 2, keyFromPacket(tcp(B_IP, A_IP, 80, 1000, TcpFlags.ACK), 2));
     expect(reply.outputs).toEqual([]);
+  });
+});
+
+describe('keys', () => {
+  it('round-trips a packet through a key', () => {
+    const p: Packet = {
+      ethSrc: A_MAC,
+      ethDst: B_MAC,
+      ethType: 0x86dd,
+      ip: { family: 6, src: 0xfd00n << 112n, dst: 1n, proto: 58, ttl: 255 },
+      icmp: { type: 136, code: 0, id: 0, nd: { target: 5n, sll: 0n, tll: A_MAC } },
+    };
+    expect(packetFromKey(keyFromPacket(p, 1))).toEqual(p);
+    const t = tcp(A_IP, B_IP, 1, 2, TcpFlags.ACK);
+    expect(packetFromKey(keyFromPacket(t, 1))).toEqual(t);
   });
 });
