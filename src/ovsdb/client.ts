@@ -37,7 +37,9 @@ export type OvsdbErrorCode =
   | 'closed'
   | 'rpc'
   | 'transact'
-  | 'protocol';
+  | 'protocol'
+  | 'not-found'
+  | 'invalid';
 
 export class OvsdbError extends Error {
   constructor(

@@ -17,7 +17,8 @@
  * Invariant: decode(encode(v)) equals v for every value of the column's type, and applying the
  * `update2` diff of (old → new) to old gives new (sets: symmetric difference; maps: a key
  * present with the same value is deleted, with another value replaced, absent inserted;
- * scalars: the new value).
+ * scalars and optional columns: the new value — which is what ovsdb-server 3.x sends for
+ * every column of at most one element, whatever RFC-extension text suggests).
  */
 
 export type Atom = string | number | boolean;
@@ -305,7 +306,16 @@ export function applyDiff(old: Value, diff: unknown, type: ColumnType): Value {
     }
     return next;
   }
-  const toggled = new Set(decodeSetElements(diff, type.key));
+  const elements = decodeSetElements(diff, type.key);
+  if (kind === 'optional') {
+    // ovsdb-server sends the new value of an optional column (`["set", []]` when cleared);
+    // a symmetric difference {old, new} is read the same way, so either form applies.
+    const others = elements.filter((a) => a !== old);
+    if (others.length > 1)
+      throw new DatumError(`an optional column holds at most one value, got ${others.length}`);
+    return others[0] ?? null;
+  }
+  const toggled = new Set(elements);
   const kept = toElements(old).filter((a) => !toggled.delete(a));
   return fromElements([...kept, ...toggled], kind);
 }
