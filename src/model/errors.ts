@@ -220,7 +220,7 @@ export const ERRORS = {
     message: 'Address group {id} is in use on one or more security group rules.',
   },
   ADDRESSES_NOT_FOUND: {
-    status: 400,
+    status: 404,
     type: 'AddressesNotFound',
     message: 'Addresses {addresses} not found in the address group {id}.',
   },
@@ -238,6 +238,11 @@ export const ERRORS = {
     status: 409,
     type: 'IpAddressAlreadyAllocated',
     message: 'IP address {ip} already allocated on network {net_id}.',
+  },
+  ADDRESSES_ALREADY_EXIST: {
+    status: 400,
+    type: 'AddressesAlreadyExist',
+    message: 'Addresses {addresses} already exist in the address group {id}.',
   },
   INTERNAL: {
     status: 500,

@@ -1,0 +1,56 @@
+/**
+ * What the route handlers share: the store, quotas, and the sources of time and identity
+ * (injected so tests can pin them; the API layer is not pure, the defaults are the real ones).
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { FastifyBaseLogger, FastifyInstance, RawServerDefault } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Store } from '../store/index.js';
+
+/** Neutron's default quotas; -1 = unlimited. */
+export interface Quotas {
+  network: number;
+  port: number;
+  security_group: number;
+  security_group_rule: number;
+}
+
+export const DEFAULT_QUOTAS: Quotas = {
+  network: 100,
+  port: 500,
+  security_group: 10,
+  security_group_rule: 100,
+};
+
+export interface ApiDeps {
+  store: Store;
+  quotas: Quotas;
+  now: () => Date;
+  newId: () => string;
+  /** A random MAC in Neutron's base `fa:16:3e:00:00:00`. */
+  newMac: () => string;
+}
+
+export function randomNeutronMac(): string {
+  const b = randomBytes(3);
+  return ['fa', '16', '3e', ...[...b].map((x) => x.toString(16).padStart(2, '0'))].join(':');
+}
+
+export function defaultDeps(store: Store, quotas: Partial<Quotas> = {}): ApiDeps {
+  return {
+    store,
+    quotas: { ...DEFAULT_QUOTAS, ...quotas },
+    now: () => new Date(),
+    newId: () => randomUUID(),
+    newMac: randomNeutronMac,
+  };
+}
+
+export type App = FastifyInstance<
+  RawServerDefault,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;

@@ -1,0 +1,69 @@
+/**
+ * The Neutron-compatible API server: `startServer` opens the store (a SQLite file unless one
+ * is given), builds the app and listens; `close()` stops both.
+ */
+import { SqliteStore, type Store } from '../store/index.js';
+import type { AuthOptions } from './auth.js';
+import type { Quotas } from './deps.js';
+import { buildApp, type AppOptions } from './server.js';
+
+export interface ServerOptions {
+  /** SQLite database file (default `sgflow.db`); ignored when `store` is given. */
+  db?: string;
+  /** An already open store (the caller keeps owning it: `close()` leaves it open). */
+  store?: Store;
+  /** `host:port`, `:port` or `port` (default `127.0.0.1:9696`, Neutron's port); port 0 = any. */
+  listen?: string;
+  auth?: AuthOptions;
+  quotas?: Partial<Quotas>;
+  logger?: AppOptions['logger'];
+}
+
+export interface RunningServer {
+  /** `http://host:port` the server answers on. */
+  url: string;
+  store: Store;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_LISTEN = '127.0.0.1:9696';
+
+/** Splits `host:port` / `[v6]:port` / `:port` / `port`. */
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*))?:?(\d+)$/.exec(listen.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port >= 0 && port <= 65535)) {
+    throw new Error(
+      `--listen: '${listen}' is not host:port (e.g. 127.0.0.1:9696, :9696, [::1]:9696)`,
+    );
+  }
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+export async function startServer(opts: ServerOptions = {}): Promise<RunningServer> {
+  const { host, port } = parseListen(opts.listen ?? DEFAULT_LISTEN);
+  const ownStore = opts.store === undefined;
+  const store = opts.store ?? new SqliteStore({ path: opts.db ?? 'sgflow.db' });
+  try {
+    const app = buildApp({ store, auth: opts.auth, quotas: opts.quotas, logger: opts.logger });
+    await app.listen({ host, port });
+    const addr = app.server.address();
+    const actualPort = typeof addr === 'object' && addr ? addr.port : port;
+    const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+    return {
+      url: `http://${urlHost}:${actualPort}`,
+      store,
+      close: async () => {
+        await app.close();
+        if (ownStore) await store.close();
+      },
+    };
+  } catch (err) {
+    if (ownStore) await store.close();
+    throw err;
+  }
+}
+
+export { buildApp, type AppOptions } from './server.js';
+export { DEFAULT_QUOTAS, type Quotas } from './deps.js';
+export { loadTokensFile, parseTokens, type AuthOptions, type Role } from './auth.js';

@@ -1,0 +1,83 @@
+/**
+ * The fastify application: TypeBox validation, authentication on every /v2.0 request, the
+ * route files, the OpenAPI collector, and the one error handler that renders every failure
+ * as Neutron's error body.
+ */
+import Fastify, { type FastifyServerOptions } from 'fastify';
+import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { SgflowError } from '../model/errors.js';
+import type { Store } from '../store/index.js';
+import { makeAuthenticator, type AuthOptions } from './auth.js';
+import { defaultDeps, type App, type Quotas } from './deps.js';
+import { renderError } from './errors.js';
+import './fastify-types.js';
+import { OpenApiCollector } from './openapi.js';
+import { addressGroupRoutes } from './routes/address-groups.js';
+import { discoveryRoutes } from './routes/discovery.js';
+import { networkRoutes } from './routes/networks.js';
+import { portRoutes } from './routes/ports.js';
+import { securityGroupRuleRoutes } from './routes/security-group-rules.js';
+import { securityGroupRoutes } from './routes/security-groups.js';
+import { tagRoutes } from './routes/tags.js';
+
+export interface AppOptions {
+  store: Store;
+  auth?: AuthOptions;
+  quotas?: Partial<Quotas>;
+  /** fastify's (pino) logger option: false to silence, true or pino options to log. */
+  logger?: FastifyServerOptions['logger'];
+}
+
+export function buildApp(opts: AppOptions): App {
+  const app: App = Fastify({
+    logger: opts.logger ?? { level: 'info' },
+    // Neutron ids and names may be long; keep fastify's default otherwise.
+    routerOptions: { maxParamLength: 1024, ignoreTrailingSlash: true },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+
+  const deps = defaultDeps(opts.store, opts.quotas);
+  const authenticate = makeAuthenticator(opts.auth ?? { mode: 'noauth' });
+  const openapi = new OpenApiCollector();
+  app.addHook('onRoute', openapi.onRoute);
+
+  app.decorateRequest('ctx', null as never);
+  app.addHook('onRequest', (req, _reply, done) => {
+    if (req.routeOptions.config.public || req.is404) return done();
+    try {
+      req.ctx = authenticate(req.headers);
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const r = renderError(err);
+    if (r.internal) req.log.error({ err }, 'request failed');
+    return reply.code(r.status).send(r.body);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const e = new SgflowError('RESOURCE_NOT_FOUND', {
+      method: req.method,
+      url: req.url.split('?')[0]!,
+    });
+    return reply
+      .code(e.status)
+      .send({ NeutronError: { type: e.type, message: e.message, detail: '' } });
+  });
+
+  discoveryRoutes(app, deps);
+  securityGroupRoutes(app, deps);
+  securityGroupRuleRoutes(app, deps);
+  networkRoutes(app, deps);
+  portRoutes(app, deps);
+  addressGroupRoutes(app, deps);
+  tagRoutes(app, deps);
+  app.get(
+    '/openapi.json',
+    { config: { public: true, summary: 'This document', tag: 'discovery' } },
+    () => openapi.document(),
+  );
+  return app;
+}
