@@ -159,7 +159,13 @@ describe('protocols, egress', () => {
   });
 
   it('egress rules do not open ingress: b cannot connect to a', async () => {
-    await bed.apply(egressOnA([{ dir: 'egress', proto: 'tcp' }]));
+    await bed.apply({
+      groups: {
+        open: { rules: [...INGRESS_ALL, ...EGRESS_ALL] },
+        subject: { rules: [{ dir: 'egress', proto: 'tcp' }] },
+      },
+      ports: { a: { groups: ['subject'] }, b: { groups: ['open'] } },
+    });
     expect(await vm('a').tcpConnect(vm('b').ip4!, 3000)).toBe(true);
     expect(await vm('b').tcpConnect(vm('a').ip4!, 3000)).toBe(false);
   });
