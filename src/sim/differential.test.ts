@@ -19,8 +19,11 @@ import { TcpFlags, reversePacket, type Packet } from '../model/packet.js';
 import { normalizePolicy } from '../model/policy.js';
 import { linkLocalFromMac } from '../model/port-security.js';
 import type { NormalizedPolicy, Policy, SecurityGroupRule } from '../model/types.js';
+import type { Action, FieldSlice, Flow, Match } from '../openflow/ir.js';
 // eslint-disable-next-line no-restricted-imports -- the differential test compares sim with the reference semantics
 import { World, type LocalPort } from '../semantics/world.js';
+import { keyFromPacket } from './key.js';
+import { newSimState, simulate } from './simulate.js';
 
 // ---------------------------------------------------------------------------------------
 // Scenario model: what the generators produce (plain data, shrinkable)
@@ -56,6 +59,9 @@ const V6_CIDRS = [
 const EXTERNAL_V4 = '192.0.2.1';
 const EXTERNAL_V6 = '2001:db8::1';
 const UPLINK = 100;
+/** `SGFLOW_FC_SCALE=20 npx vitest run src/sim/differential.test.ts` hunts bugs with 20× the runs. */
+const SCALE = Number(process.env['SGFLOW_FC_SCALE'] ?? '1') || 1;
+const runs = (n: number): number => Math.round(n * SCALE);
 
 interface PortSpec {
   network: number;
@@ -826,7 +832,7 @@ describe('reference World on generated scenarios', () => {
       fc.property(scenarioArb, (s) => {
         expect(() => normalizePolicy(policyOf(s))).not.toThrow();
       }),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 
@@ -853,7 +859,7 @@ describe('reference World on generated scenarios', () => {
           for (const o of d.outputs) expect(valid.has(o)).toBe(true);
         }
       }),
-      { numRuns: 200 },
+      { numRuns: runs(200) },
     );
   });
 
@@ -871,7 +877,284 @@ describe('reference World on generated scenarios', () => {
         const without = new World({ policy: fewer, ...opts }).deliver(x.inPort, x.packet).outputs;
         for (const o of without) expect(withAll).toContain(o);
       }),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// A flow table written by hand from docs/pipeline.md for one policy: checks the simulator and
+// the World against the contract before (and independently of) the compiler.
+// ---------------------------------------------------------------------------------------
+
+describe('hand-written pipeline (docs/pipeline.md) vs the reference World', () => {
+  const scenario: Scenario = {
+    networks: [{ vlan: null }],
+    groupsStateful: [true],
+    nLocal: 3,
+    uplink: false,
+    agCidrs: [],
+    ports: [
+      { network: 0, v4: true, v6: false, pairs: [], groups: [0], security: true },
+      { network: 0, v4: true, v6: false, pairs: [], groups: [0], security: true },
+      { network: 0, v4: true, v6: false, pairs: [], groups: [], security: false },
+    ],
+    rules: [
+      {
+        group: 0,
+        direction: 'egress',
+        ethertype: 'IPv4',
+        protocol: null,
+        dst: null,
+        src: null,
+        icmpType: null,
+        icmpCode: null,
+        remote: { kind: 'any' },
+      },
+      {
+        group: 0,
+        direction: 'ingress',
+        ethertype: 'IPv4',
+        protocol: 'tcp',
+        dst: [80, 80],
+        src: null,
+        icmpType: null,
+        icmpCode: null,
+        remote: { kind: 'any' },
+      },
+      {
+        group: 0,
+        direction: 'ingress',
+        ethertype: 'IPv4',
+        protocol: 'tcp',
+        dst: [1, 3],
+        src: [4, 6],
+        icmpType: null,
+        icmpCode: null,
+        remote: { kind: 'any' },
+      },
+      {
+        group: 0,
+        direction: 'ingress',
+        ethertype: 'IPv4',
+        protocol: 'icmp',
+        dst: null,
+        src: null,
+        icmpType: 8,
+        icmpCode: null,
+        remote: { kind: 'group', group: 0 },
+      },
+    ],
+  };
+  const T = {
+    Classify: 0,
+    EgressPortSecurity: 1,
+    EgressState: 2,
+    EgressRules: 3,
+    Forward: 4,
+    IngressPortSecurity: 5,
+    IngressState: 6,
+    IngressRules: 7,
+    Output: 8,
+    Allow: 9,
+  };
+  const F = { Ingress: 1n, Stateful: 2n, Reply: 4n };
+  const reg5: FieldSlice = { field: 'reg5', ofs: 0, nBits: 32 };
+  const reg0: FieldSlice = { field: 'reg0', ofs: 0, nBits: 32 };
+  const v = (value: bigint | number, mask?: bigint): { value: bigint; mask?: bigint } =>
+    mask === undefined ? { value: BigInt(value) } : { value: BigInt(value), mask };
+  const trk = (on: number, off: number): { value: bigint; mask: bigint } => ({
+    value: BigInt(on),
+    mask: BigInt(on | off),
+  });
+  const TRK = 0x20,
+    NEW = 0x01,
+    RPL = 0x08,
+    INV = 0x10;
+  const go = (table: number): Action => ({ type: 'goto_table', table });
+  const f = (table: number, priority: number, match: Match, actions: Action[]): Flow => ({
+    table,
+    priority,
+    cookie: 0n,
+    match,
+    actions,
+  });
+  const mac = (i: number): bigint => parseMac(MACS[i]!);
+  const ip = (i: number): bigint => parseIp(v4Of(i)).addr;
+  const toPort = (i: number): Action[] => [
+    { type: 'ct_clear' },
+    { type: 'load', dst: reg5, value: BigInt(i + 1) },
+    { type: 'load', dst: reg0, value: F.Ingress | F.Stateful },
+  ];
+  const stateTable = (table: number, replyRules: number, rules: number): Flow[] => [
+    f(table, 100, { reg0: v(F.Stateful, F.Stateful), ct_state: trk(0, TRK) }, [
+      { type: 'ct', zone: { field: 'reg5', ofs: 0, nBits: 16 }, table },
+    ]),
+    f(table, 100, { reg0: v(F.Stateful, F.Stateful), ct_state: trk(TRK | INV, 0) }, []),
+    f(table, 90, { reg0: v(F.Stateful, F.Stateful), ct_state: trk(TRK | RPL, INV) }, [
+      { type: 'load', dst: { field: 'reg0', ofs: 2, nBits: 1 }, value: 1n },
+      go(replyRules),
+    ]),
+    f(table, 80, { reg0: v(F.Stateful, F.Stateful), ct_state: trk(TRK, INV | RPL) }, [go(rules)]),
+  ];
+  const flows: Flow[] = [
+    ...[0, 1].map((i) =>
+      f(T.Classify, 100, { in_port: v(i + 1) }, [
+        { type: 'load', dst: reg5, value: BigInt(i + 1) },
+        { type: 'load', dst: { field: 'reg6', ofs: 0, nBits: 32 }, value: 1n },
+        { type: 'load', dst: reg0, value: F.Stateful },
+        go(T.EgressPortSecurity),
+      ]),
+    ),
+    f(T.Classify, 100, { in_port: v(3) }, [
+      { type: 'load', dst: reg5, value: 3n },
+      { type: 'load', dst: { field: 'reg6', ofs: 0, nBits: 32 }, value: 1n },
+      go(T.Forward),
+    ]),
+    ...[0, 1].flatMap((i) => [
+      f(
+        T.EgressPortSecurity,
+        100,
+        {
+          reg5: v(i + 1),
+          eth_type: v(0x806),
+          eth_src: v(mac(i)),
+          arp_sha: v(mac(i)),
+          arp_spa: v(ip(i)),
+        },
+        [go(T.Forward)],
+      ),
+      f(
+        T.EgressPortSecurity,
+        100,
+        { reg5: v(i + 1), eth_type: v(0x800), eth_src: v(mac(i)), ip_src: v(ip(i)) },
+        [go(T.EgressState)],
+      ),
+    ]),
+    ...stateTable(T.EgressState, T.IngressRules, T.EgressRules),
+    ...[0, 1].map((i) =>
+      f(T.EgressRules, 100, { reg5: v(i + 1), eth_type: v(0x800), ct_state: trk(TRK, INV) }, [
+        go(T.Allow),
+      ]),
+    ),
+    ...[0, 1].map((i) =>
+      f(T.Forward, 100, { reg6: v(1), eth_dst: v(mac(i)) }, [
+        ...toPort(i),
+        go(T.IngressPortSecurity),
+      ]),
+    ),
+    f(T.Forward, 100, { reg6: v(1), eth_dst: v(mac(2)) }, [{ type: 'output', port: 3 }]),
+    f(T.Forward, 90, { reg6: v(1), eth_dst: v(0x010000000000n, 0x010000000000n) }, [
+      ...[0, 1].map((i): Action => ({
+        type: 'clone',
+        actions: [...toPort(i), { type: 'resubmit', table: T.IngressPortSecurity }],
+      })),
+      { type: 'output', port: 3 },
+    ]),
+    f(T.IngressPortSecurity, 100, { eth_type: v(0x806) }, [go(T.Output)]),
+    f(T.IngressPortSecurity, 90, { eth_type: v(0x800) }, [go(T.IngressState)]),
+    f(T.IngressPortSecurity, 90, { eth_type: v(0x86dd) }, [go(T.IngressState)]),
+    ...stateTable(T.IngressState, T.EgressRules, T.IngressRules),
+    // tcp 80 from anywhere: ports × service folded to plain flows.
+    ...[0, 1].map((i) =>
+      f(
+        T.IngressRules,
+        100,
+        {
+          reg5: v(i + 1),
+          eth_type: v(0x800),
+          ct_state: trk(TRK, INV),
+          ct_nw_proto: v(6),
+          ct_tp_dst: v(80),
+        },
+        [go(T.Allow)],
+      ),
+    ),
+    // tcp dst 1-3 src 4-6: dst masks {1/0xffff, 2/0xfffe} × src masks {4/0xfffe, 6/0xffff} kept apart.
+    ...[1, 2].map((i) =>
+      f(T.IngressRules, 2000, { reg5: v(i), eth_type: v(0x800) }, [
+        { type: 'conjunction', id: 2, clause: 1, nClauses: 3 },
+      ]),
+    ),
+    ...[v(1), v(2, 0xfffen)].map((m) =>
+      f(
+        T.IngressRules,
+        2000,
+        { eth_type: v(0x800), ct_state: trk(TRK, INV), ct_nw_proto: v(6), ct_tp_dst: m },
+        [{ type: 'conjunction', id: 2, clause: 2, nClauses: 3 }],
+      ),
+    ),
+    ...[v(4, 0xfffen), v(6)].map((m) =>
+      f(
+        T.IngressRules,
+        2000,
+        { eth_type: v(0x800), ct_state: trk(TRK, INV), ct_nw_proto: v(6), ct_tp_src: m },
+        [{ type: 'conjunction', id: 2, clause: 3, nClauses: 3 }],
+      ),
+    ),
+    f(T.IngressRules, 2000, { conj_id: v(2), eth_type: v(0x800) }, [go(T.Allow)]),
+    // icmp type 8 from the group's members: ports × remote CIDRs as a conjunction.
+    ...[1, 2].map((i) =>
+      f(
+        T.IngressRules,
+        1000,
+        {
+          reg5: v(i),
+          eth_type: v(0x800),
+          ct_state: trk(TRK, INV),
+          ct_nw_proto: v(1),
+          ct_tp_src: v(8),
+        },
+        [{ type: 'conjunction', id: 1, clause: 1, nClauses: 2 }],
+      ),
+    ),
+    ...[0, 1].map((i) =>
+      f(
+        T.IngressRules,
+        1000,
+        { eth_type: v(0x800), ct_nw_src: v(ip(i)), ct_state: trk(TRK, INV) },
+        [{ type: 'conjunction', id: 1, clause: 2, nClauses: 2 }],
+      ),
+    ),
+    f(T.IngressRules, 1000, { conj_id: v(1), eth_type: v(0x800) }, [go(T.Allow)]),
+    f(T.Allow, 100, { reg0: v(F.Ingress, F.Ingress), ct_state: trk(TRK | NEW, 0) }, [
+      { type: 'ct', commit: true, zone: { field: 'reg5', ofs: 0, nBits: 16 } },
+      go(T.Output),
+    ]),
+    f(T.Allow, 100, { reg0: v(0, F.Ingress), ct_state: trk(TRK | NEW, 0) }, [
+      { type: 'ct', commit: true, zone: { field: 'reg5', ofs: 0, nBits: 16 } },
+      go(T.Forward),
+    ]),
+    f(T.Allow, 50, { reg0: v(F.Ingress, F.Ingress) }, [go(T.Output)]),
+    f(T.Allow, 50, { reg0: v(0, F.Ingress) }, [go(T.Forward)]),
+    ...[0, 1].map((i) => f(T.Output, 100, { reg5: v(i + 1) }, [{ type: 'output', port: i + 1 }])),
+  ];
+
+  // This table has no DHCP / ND / RA flows: leave those kinds to the compiler's table.
+  const ipEvents = eventArb.filter(
+    (e) =>
+      e.kind === 'send' ||
+      e.kind === 'reply' ||
+      e.kind === 'error' ||
+      (e.kind === 'special' && ['arp', 'arp-spoof', 'lldp'].includes(e.what)),
+  );
+
+  it('agrees packet by packet on generated sequences', () => {
+    const policy = normalizePolicy(policyOf(scenario));
+    fc.assert(
+      fc.property(fc.array(ipEvents, { maxLength: 30 }), (events) => {
+        const world = new World({ policy, ports: localPorts(scenario) });
+        const state = newSimState();
+        const factory = new PacketFactory(scenario, undefined);
+        for (const e of events) {
+          const x = factory.build(e);
+          if (!x) continue;
+          const expected = world.deliver(x.inPort, x.packet);
+          const actual = simulate(flows, state, x.inPort, keyFromPacket(x.packet, x.inPort));
+          expect(actual.outputs, expected.trace.join('\n')).toEqual(expected.outputs);
+        }
+      }),
+      { numRuns: runs(300) },
     );
   });
 });
