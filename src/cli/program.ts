@@ -5,6 +5,9 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 
+import { DEFAULT_METRICS, DEFAULT_OVSDB, runAgentCommand } from '../agent/command.js';
+import { runUpCommand } from '../agent/up.js';
+import { startServer } from '../api/index.js';
 import { SgflowError } from '../model/errors.js';
 import { ENFORCEMENT_MODES, type EnforcementMode } from '../model/types.js';
 import { runCompile } from './compile.js';
@@ -83,6 +86,75 @@ export function buildProgram(): Command {
     .action(async (opts: { db: string; listen: string; auth: string; tokens?: string }) => {
       await runServer(opts);
     });
+
+  program
+    .command('agent')
+    .description(
+      'Enforce the security groups of the store on one Open vSwitch bridge: follow the store and\n' +
+        "the bridge's interfaces (iface-id), compile, and send each difference as one atomic bundle.",
+    )
+    .option('--bridge <name>', 'integration bridge', 'br-int')
+    .option('--ovsdb <remote>', 'OVSDB remote (unix:PATH or tcp:HOST:PORT)', DEFAULT_OVSDB)
+    .option(
+      '--openflow <target>',
+      "the bridge's OpenFlow target (default: unix:<ovsdb socket dir>/<bridge>.mgmt)",
+    )
+    .requiredOption('--store <addr>', 'store address: sqlite:FILE')
+    .option('--metrics <addr>', 'host:port serving /metrics and /healthz, or off', DEFAULT_METRICS)
+    .option('--mode <mode>', `enforcement mode: ${ENFORCEMENT_MODES.join(', ')}`, mode, 'conntrack')
+    .option('--base-table <n>', 'number of the first table sgflow uses', tableNumber, 0)
+    .option('--uplink <iface>', 'bridge interface that leads to other hosts')
+    .action(
+      async (opts: {
+        bridge: string;
+        ovsdb: string;
+        openflow?: string;
+        store: string;
+        metrics: string;
+        mode: EnforcementMode;
+        baseTable: number;
+        uplink?: string;
+      }) => {
+        await runAgentCommand(opts);
+      },
+    );
+
+  program
+    .command('up')
+    .description(
+      'Run everything in one process: the API over an embedded SQLite store and the agent.\n' +
+        'With --sandbox: a private userspace OVS with two demo VMs (namespaces) and a demo policy;\n' +
+        'prints what to try; Ctrl-C removes it all.',
+    )
+    .option(
+      '--db <file>',
+      'SQLite database file (default sgflow.db; with --sandbox a throw-away one)',
+    )
+    .option('--listen <addr>', 'API address:port', '127.0.0.1:9696')
+    .option('--metrics <addr>', 'host:port serving /metrics and /healthz, or off', DEFAULT_METRICS)
+    .option('--bridge <name>', 'integration bridge', 'br-int')
+    .option('--ovsdb <remote>', 'OVSDB remote (ignored with --sandbox)', DEFAULT_OVSDB)
+    .option('--openflow <target>', "the bridge's OpenFlow target (ignored with --sandbox)")
+    .option('--mode <mode>', `enforcement mode: ${ENFORCEMENT_MODES.join(', ')}`, mode, 'conntrack')
+    .option('--base-table <n>', 'number of the first table sgflow uses', tableNumber, 0)
+    .option('--sandbox', 'start a private OVS with two demo VMs and a demo policy')
+    .action(
+      async (opts: {
+        db?: string;
+        listen: string;
+        metrics: string;
+        bridge: string;
+        ovsdb: string;
+        openflow?: string;
+        mode: EnforcementMode;
+        baseTable: number;
+        sandbox?: boolean;
+      }) => {
+        await runUpCommand(opts, (store, listen) =>
+          startServer({ store, listen, auth: { mode: 'noauth' } }),
+        );
+      },
+    );
 
   return program;
 }
