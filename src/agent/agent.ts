@@ -292,14 +292,14 @@ export class Agent<R extends CompileResult = CompileResult> {
     if (this.running) return;
     this.running = this.loop().finally(() => {
       this.running = undefined;
-      if (this.dirty && !this.closed) this.kick();
+      if (this.dirty && !this.closed && this.switchUp) this.kick();
     });
   }
 
   private async loop(): Promise<void> {
     while (this.dirty && !this.closed) {
+      if (!this.switchUp) return; // stays dirty; the reconnect kicks us again
       this.dirty = false;
-      if (!this.switchUp) return; // a reconnect kicks us again
       try {
         await this.reconcileOnce();
       } catch (e) {
