@@ -248,4 +248,79 @@ describe('OvsdbClient (against a scripted peer)', () => {
       Interface: [{ columns: ['name', 'ofport', 'external_ids'] }],
     });
   });
+
+  it('resumes from the last transaction id, and on a full resync reports only real changes', async () => {
+    const U1 = '11111111-1111-1111-1111-111111111111';
+    const U2 = '22222222-2222-2222-2222-222222222222';
+    const U3 = '33333333-3333-3333-3333-333333333333';
+    const T1 = 'aaaaaaaa-0000-0000-0000-000000000001';
+    const T2 = 'aaaaaaaa-0000-0000-0000-000000000002';
+    const T3 = 'aaaaaaaa-0000-0000-0000-000000000003';
+    const sinceParams: unknown[] = [];
+    let connection = 0;
+    fake.onMessage = (m, c) => {
+      if (m.method === 'get_schema') fake.reply(c, m, SCHEMA);
+      else if (m.method === 'monitor_cond_since') {
+        sinceParams.push(m.params?.[3]);
+        connection++;
+        if (connection === 1) {
+          fake.reply(c, m, [
+            false,
+            T1,
+            {
+              Interface: {
+                [U1]: { initial: { name: 'p1', ofport: 1 } },
+                [U2]: { initial: { name: 'p2', ofport: 2 } },
+              },
+            },
+          ]);
+        } else if (connection === 2) {
+          // The server still has T1: only what happened since.
+          fake.reply(c, m, [true, T2, { Interface: { [U2]: { modify: { ofport: 5 } } } }]);
+        } else {
+          // History lost: everything again. p1 is unchanged, p2 is gone, p3 is new.
+          fake.reply(c, m, [
+            false,
+            T3,
+            {
+              Interface: {
+                [U1]: { initial: { name: 'p1', ofport: 1 } },
+                [U3]: { initial: { name: 'p3', ofport: 3 } },
+              },
+            },
+          ]);
+        }
+      }
+    };
+    client = await OvsdbClient.connect(`unix:${fake.path}`, {
+      probeIntervalMs: 0,
+      backoffMinMs: 5,
+    });
+    const mon = await client.monitorCondSince('Open_vSwitch', 'mon', { Interface: {} });
+    expect(mon.lastTxnId).toBe(T1);
+
+    const events: ChangeEvent[] = [];
+    client.on('change', (e) => events.push(e));
+    let up = once(client, 'connected');
+    fake.dropAll();
+    await up;
+    expect(sinceParams[1]).toBe(T1);
+    expect(mon.lastTxnId).toBe(T2);
+    expect(events).toHaveLength(1);
+    expect(
+      events[0]!.tables.get('Interface')!.updated.map((u) => [u.old['ofport'], u.row['ofport']]),
+    ).toEqual([[2, 5]]);
+
+    events.length = 0;
+    up = once(client, 'connected');
+    fake.dropAll();
+    await up;
+    expect(sinceParams[2]).toBe(T2);
+    expect(events).toHaveLength(1);
+    const t = events[0]!.tables.get('Interface')!;
+    expect(t.updated).toEqual([]);
+    expect(t.deleted.map((d) => d.row['name'])).toEqual(['p2']);
+    expect(t.inserted.map((d) => d.row['name'])).toEqual(['p3']);
+    expect([...client.rows('mon', 'Interface').keys()].sort()).toEqual([U1, U3]);
+  });
 });

@@ -163,6 +163,8 @@ export class BridgePortWatch extends EventEmitter<BridgePortWatchEvents> {
   }
 }
 
+let watchCounter = 0;
+
 /**
  * Follow the interfaces of `bridgeName`. When this resolves, `interfaces` holds the current
  * set; 'change' events report every later difference (including across reconnects).
@@ -171,7 +173,8 @@ export async function watchBridgePorts(
   client: OvsdbClient,
   bridgeName: string,
 ): Promise<BridgePortWatch> {
-  const watch = new BridgePortWatch(client, bridgeName, `sgflow-bridge-ports-${bridgeName}`);
+  const id = `sgflow-bridge-ports-${bridgeName}-${++watchCounter}`;
+  const watch = new BridgePortWatch(client, bridgeName, id);
   await watch.start();
   return watch;
 }
