@@ -117,9 +117,15 @@ export function renderError(err: unknown): RenderedError {
     };
   }
   const e = toSgflowError(err) ?? new SgflowError('INTERNAL');
+  // Neutron's messages name a field but not which element of a bulk request it is in.
+  const field = e.field;
+  const message =
+    field !== undefined && field.includes('[') && !e.message.includes(field)
+      ? `${e.message} (in ${field})`
+      : e.message;
   return {
     status: e.status,
-    body: { NeutronError: { type: e.type, message: e.message, detail: '' } },
+    body: { NeutronError: { type: e.type, message, detail: '' } },
     internal: e.code === 'INTERNAL',
   };
 }
