@@ -244,6 +244,27 @@ export const ERRORS = {
     type: 'AddressesAlreadyExist',
     message: 'Addresses {addresses} already exist in the address group {id}.',
   },
+  // --- openflow (flow text, wire codec, switch connection) ---
+  OF_INVALID_FLOW: {
+    status: 400,
+    type: 'InvalidFlow',
+    message: 'Invalid flow {field}: {reason}',
+  },
+  OF_MALFORMED: {
+    status: 502,
+    type: 'OpenFlowMalformed',
+    message: 'Malformed OpenFlow {what}: {reason}',
+  },
+  OF_SWITCH_ERROR: {
+    status: 502,
+    type: 'OpenFlowError',
+    message: 'Switch rejected {what}: {reason}',
+  },
+  OF_CONNECTION: {
+    status: 503,
+    type: 'OpenFlowConnectionError',
+    message: 'OpenFlow connection to {target}: {reason}',
+  },
   INTERNAL: {
     status: 500,
     type: 'HTTPInternalServerError',

@@ -162,9 +162,19 @@ export type Action =
     }
   | { readonly type: 'goto_table'; readonly table: number }
   /** Nicira resubmit; `port` absent = in_port unchanged. */
-  | { readonly type: 'resubmit'; readonly table: number; readonly port?: number; readonly ct?: boolean }
+  | {
+      readonly type: 'resubmit';
+      readonly table: number;
+      readonly port?: number;
+      readonly ct?: boolean;
+    }
   /** set_field / load: write `value` into the field (or a slice of it). */
-  | { readonly type: 'set_field'; readonly field: FieldName; readonly value: bigint; readonly mask?: bigint }
+  | {
+      readonly type: 'set_field';
+      readonly field: FieldName;
+      readonly value: bigint;
+      readonly mask?: bigint;
+    }
   | { readonly type: 'load'; readonly dst: FieldSlice; readonly value: bigint }
   | { readonly type: 'move'; readonly src: FieldSlice; readonly dst: FieldSlice }
   | {
@@ -180,7 +190,12 @@ export type Action =
       readonly exec?: readonly Action[];
     }
   | { readonly type: 'ct_clear' }
-  | { readonly type: 'conjunction'; readonly id: number; readonly clause: number; readonly nClauses: number }
+  | {
+      readonly type: 'conjunction';
+      readonly id: number;
+      readonly clause: number;
+      readonly nClauses: number;
+    }
   | {
       readonly type: 'learn';
       readonly table: number;
@@ -212,7 +227,9 @@ export interface Flow {
   readonly idleTimeout?: number;
   readonly hardTimeout?: number;
   /** OFPFF_* flags by name. */
-  readonly flags?: readonly ('send_flow_rem' | 'check_overlap' | 'reset_counts' | 'no_packet_counts' | 'no_byte_counts')[];
+  readonly flags?: readonly (
+    'send_flow_rem' | 'check_overlap' | 'reset_counts' | 'no_packet_counts' | 'no_byte_counts'
+  )[];
 }
 
 /** A desired flow table: what the bridge must hold for the tables sgflow owns. */
