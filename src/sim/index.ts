@@ -12,6 +12,7 @@ export {
   type FieldValues,
   type FlowKey,
 } from './key.js';
+export { checkFlows, type FlowProblem } from './check.js';
 export { Conntrack, type CtResult, type SimConnection } from './conntrack.js';
 export { TableIndex, type LookupResult } from './lookup.js';
 export {
