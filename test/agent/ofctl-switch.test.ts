@@ -7,27 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { OfctlSwitch } from '../../src/agent/ofctl-switch.js';
 import type { Flow } from '../../src/openflow/ir.js';
+import { formatFlow as format } from '../../src/openflow/text.js';
 import { startOvs, type OvsSandbox } from '../support/ovs.js';
-
-/** Just enough of the ovs-ofctl syntax for the flows of this test. */
-function format(f: Flow): string {
-  const m = Object.entries(f.match).map(([k, v]) =>
-    v.mask === undefined
-      ? `${k}=0x${v.value.toString(16)}`
-      : `${k}=0x${v.value.toString(16)}/0x${v.mask.toString(16)}`,
-  );
-  const acts = f.actions.map((a) => {
-    if (a.type === 'resubmit') return `resubmit(,${a.table})`;
-    if (a.type === 'output' && typeof a.port === 'number') return `output:${a.port}`;
-    if (a.type === 'drop') return 'drop';
-    throw new Error(`unsupported ${a.type}`);
-  });
-  return (
-    [`table=${f.table}`, `priority=${f.priority}`, `cookie=0x${f.cookie.toString(16)}`, ...m].join(
-      ',',
-    ) + ` actions=${acts.length ? acts.join(',') : 'drop'}`
-  );
-}
 
 const flow = (table: number, reg5: number, to: number, cookie = 1n): Flow => ({
   table,
