@@ -69,7 +69,7 @@ export function egressPortSecurity(port: NormalizedPort, p: Packet): PortSecurit
   const udp = udpPorts(p);
   if (ip.family === 4) {
     if (udp && udp.src === Dhcp.V4_CLIENT_PORT && udp.dst === Dhcp.V4_SERVER_PORT) {
-      if (ip.src === 0n || isBoundSource(port, p.ethSrc, 4, ip.src)) {
+      if ((ip.src === 0n && p.ethSrc === port.mac) || isBoundSource(port, p.ethSrc, 4, ip.src)) {
         return { kind: 'allow', reason: 'DHCP client request' };
       }
       return { kind: 'drop', reason: 'spoofed source IP (DHCP client)' };
@@ -81,7 +81,8 @@ export function egressPortSecurity(port: NormalizedPort, p: Packet): PortSecurit
     return { kind: 'rules' };
   }
   // IPv6: the always-allowed kinds may also come from the link-local or '::'.
-  const specialSrcOk = ip.src === 0n || isBoundSource(port, p.ethSrc, 6, ip.src);
+  const specialSrcOk =
+    (ip.src === 0n && p.ethSrc === port.mac) || isBoundSource(port, p.ethSrc, 6, ip.src);
   if (udp && udp.src === Dhcp.V6_CLIENT_PORT && udp.dst === Dhcp.V6_SERVER_PORT) {
     return specialSrcOk
       ? { kind: 'allow', reason: 'DHCPv6 client request' }
