@@ -49,6 +49,12 @@ class FakeSwitch implements FlowSwitch {
   onStateChange(l: (s: ConnectionState) => void): void {
     this.listeners.push(l);
   }
+  down(): void {
+    for (const l of this.listeners) l('disconnected');
+  }
+  up(): void {
+    for (const l of this.listeners) l('connected');
+  }
   /** ovs-vswitchd restarted: every flow is gone, the connection comes back. */
   restart(): void {
     this.table = [];
@@ -253,6 +259,20 @@ describe('Agent (fake switch)', () => {
     // A reconnect where the switch kept its flows: read back, nothing to send.
     await agent.resync();
     expect(sw.bundles.length).toBe(bundles);
+    await agent.stop();
+  });
+
+  it('changes made while the switch is unreachable are applied when it comes back', async () => {
+    const { sw, source, agent } = await setup();
+    sw.down();
+    const rev = source.set(policy([rule('r22', 22), rule('r443', 443)]));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(agent.appliedRevision).toBeLessThan(rev);
+    expect(agent.health().ok).toBe(false);
+    sw.up();
+    await agent.waitForRevision(rev);
+    expect(canonical(sw.table)).toEqual(expectedTable(agent, [rule('r22', 22), rule('r443', 443)]));
+    expect(agent.health().ok).toBe(true);
     await agent.stop();
   });
 

@@ -77,6 +77,11 @@ export interface AgentOptions<R extends CompileResult = CompileResult> {
   log?: AgentLogger;
   /** Wait before retrying after a failure; grows ×2 up to 30× this. Default 200 ms. */
   retryMs?: number;
+  /**
+   * Read the switch's flows back this often even when nothing happened, to undo changes
+   * made behind the agent's back. Default 60 s; 0 = never.
+   */
+  resyncEveryMs?: number;
 }
 
 /** What one reconcile did (tests count flow mods per change with it). */
@@ -133,6 +138,7 @@ export class Agent<R extends CompileResult = CompileResult> {
   private waiters: Waiter[] = [];
   private reportListeners: ((r: ReconcileReport) => void)[] = [];
   private last: R | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: AgentOptions<R>) {
     this.metrics = opts.metrics ?? new AgentMetrics();
@@ -187,6 +193,14 @@ export class Agent<R extends CompileResult = CompileResult> {
       },
     });
     await sw.connect();
+    const every = this.opts.resyncEveryMs ?? 60_000;
+    if (every > 0) {
+      this.resyncTimer = setInterval(() => {
+        this.needResync = true;
+        this.kick();
+      }, every);
+      this.resyncTimer.unref();
+    }
     this.switchUp = true;
     this.metrics.connected.set({ peer: 'openflow' }, 1);
     this.kick();
@@ -196,6 +210,7 @@ export class Agent<R extends CompileResult = CompileResult> {
   async stop(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
     await this.opts.source.stop();
     await this.running?.catch(() => undefined);
     await this.opts.ports.close();
