@@ -128,6 +128,7 @@ async function measure(P: number, R: number, repeats: number): Promise<SizeResul
     store,
     listen: '127.0.0.1:0',
     auth: { mode: 'noauth' },
+    logger: false,
     quotas: { network: -1, port: -1, security_group: -1, security_group_rule: -1 },
   });
   try {

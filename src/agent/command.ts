@@ -88,9 +88,11 @@ export async function startAgentService(opts: AgentServiceOptions): Promise<Agen
   const target = opts.openflow ?? defaultOpenflowTarget(ovsdb, opts.bridge);
   const log = opts.log ?? stderrLogger();
   const cleanups: (() => Promise<void>)[] = [];
-  const stopAll = async (): Promise<void> => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  };
+  let stopping: Promise<void> | undefined;
+  const stopAll = (): Promise<void> =>
+    (stopping ??= (async () => {
+      for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    })());
   try {
     const ownStore = typeof opts.store === 'string';
     const store = typeof opts.store === 'string' ? openStore(opts.store) : opts.store;

@@ -145,9 +145,11 @@ async function createDemo(apiUrl: string, box: OvsSandbox): Promise<DemoVm[]> {
 
 export async function startUp(opts: UpOptions, startApi: StartApi): Promise<Up> {
   const stops: (() => Promise<void>)[] = [];
-  const stop = async (): Promise<void> => {
-    for (const s of stops.reverse()) await s().catch(() => undefined);
-  };
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      for (const s of stops.reverse()) await s().catch(() => undefined);
+    })());
   try {
     let box: OvsSandbox | undefined;
     if (opts.sandbox) {

@@ -151,7 +151,7 @@ export function buildProgram(): Command {
         sandbox?: boolean;
       }) => {
         await runUpCommand(opts, (store, listen) =>
-          startServer({ store, listen, auth: { mode: 'noauth' } }),
+          startServer({ store, listen, auth: { mode: 'noauth' }, logger: false }),
         );
       },
     );

@@ -106,7 +106,12 @@ export async function startStack(
 ): Promise<Stack> {
   const ovs = await startOvs({ name });
   const store = openSqliteStore({ path: join(ovs.dir, 'sgflow.db') });
-  const api = await startServer({ store, listen: '127.0.0.1:0', auth: { mode: 'noauth' } });
+  const api = await startServer({
+    store,
+    listen: '127.0.0.1:0',
+    auth: { mode: 'noauth' },
+    logger: false,
+  });
   const stack: Stack = {
     ovs,
     store,
