@@ -117,7 +117,10 @@ export interface ChangeEvent {
 
 export interface OvsdbClientEvents {
   change: [ChangeEvent];
-  /** A connection is up and every monitor has been re-created on it. */
+  /**
+   * A reconnection is up and every monitor has been re-created on it (the first connection
+   * is the resolution of `connect()`).
+   */
   connected: [];
   disconnected: [reason: Error];
   /** A reconnect attempt or a resync failed (the client keeps retrying). */
