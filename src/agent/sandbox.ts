@@ -12,7 +12,7 @@
  * `sgf-<pid>-…` namespaces), the convention the test sandbox uses to sweep leftovers.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -122,6 +122,58 @@ async function killAndWait(pid: number): Promise<void> {
   for (let i = 0; i < 40 && pidAlive(pid); i++) await sleep(50);
 }
 
+/**
+ * Removes what a sandbox of a dead process left behind (kill -9): run directories and
+ * namespaces whose owner pid (in their names) no longer runs; daemons only by their own
+ * pidfile and only if their command line names that directory.
+ */
+export function sweepLeftovers(): void {
+  const tmp = tmpdir();
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(tmp);
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const m = /^sgf-ovs-(\d+)-/.exec(e);
+    if (!m) continue;
+    const owner = Number(m[1]);
+    if (owner === process.pid || pidAlive(owner)) continue;
+    const dir = join(tmp, e);
+    for (const d of ['ovs-vswitchd', 'ovsdb-server']) {
+      const pid = ownedDaemonPid(dir, d);
+      if (pid !== null) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  let names: string[] = [];
+  try {
+    names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/)[0] ?? '');
+  } catch {
+    return;
+  }
+  for (const ns of names) {
+    const m = /^sgf-(\d+)-/.exec(ns);
+    if (!m) continue;
+    const owner = Number(m[1]);
+    if (owner === process.pid || pidAlive(owner)) continue;
+    try {
+      execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+    } catch {
+      // gone
+    }
+  }
+}
+
 let counter = 0;
 const live = new Set<OvsSandbox>();
 let hooked = false;
@@ -164,6 +216,7 @@ export class OvsSandbox {
 
   static async start(opts: StartSandboxOptions = {}): Promise<OvsSandbox> {
     installExitHook();
+    sweepLeftovers();
     const bridge = opts.bridge ?? 'br-int';
     const tag = (opts.name ?? 'sandbox').replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 20);
     const dir = mkdtempSync(join(tmpdir(), `sgf-ovs-${process.pid}-${tag}-`));
