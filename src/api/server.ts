@@ -33,6 +33,13 @@ export function buildApp(opts: AppOptions): App {
     logger: opts.logger ?? { level: 'info' },
     // Neutron ids and names may be long; keep fastify's default otherwise.
     routerOptions: { maxParamLength: 1024, ignoreTrailingSlash: true },
+    // Errors fastify raises before routing (a malformed URL) get Neutron's body too.
+    frameworkErrors: (err, _req, reply) => {
+      const r = renderError(err);
+      // This hook's reply is typed generically; it is an ordinary reply.
+      const plain = reply as unknown as { code(status: number): { send(body: unknown): unknown } };
+      plain.code(r.status).send(r.body);
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
 
