@@ -129,7 +129,7 @@ async function killAndWait(pid: number): Promise<void> {
  */
 export function sweepLeftovers(): void {
   const tmp = tmpdir();
-  let entries: string[] = [];
+  let entries: string[];
   try {
     entries = readdirSync(tmp);
   } catch {
@@ -153,7 +153,7 @@ export function sweepLeftovers(): void {
     }
     rmSync(dir, { recursive: true, force: true });
   }
-  let names: string[] = [];
+  let names: string[];
   try {
     names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
       .split('\n')
