@@ -31,7 +31,7 @@ describe('JsonStreamSplitter', () => {
     expect(out).toEqual([{ s: 'a"b\\', t: 'é€😀' }]);
   });
 
-  it('does not copy-share the caller buffer of a partial message', () => {
+  it('keeps its own copy of a partial message (the caller may reuse its buffer)', () => {
     const s = new JsonStreamSplitter();
     const buf = enc.encode('{"k":"abc');
     expect(s.push(buf)).toEqual([]);
