@@ -35,7 +35,8 @@ async function os(...args: string[]): Promise<CliResult> {
   }
 }
 
-async function osJson(...args: string[]) {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- CLI output is untyped JSON
+async function osJson(...args: string[]): Promise<any> {
   const r = await os(...args, '-f', 'json');
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout);
