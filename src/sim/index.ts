@@ -24,8 +24,6 @@ export {
   type SimStep,
 } from './simulate.js';
 export {
-  describeAction,
-  describeMatch,
   describeOrigin,
   formatCtState,
   matchedOrigins,

@@ -379,3 +379,41 @@ describe('keys', () => {
     expect(packetFromKey(keyFromPacket(t, 1))).toEqual(t);
   });
 });
+
+describe('trace', () => {
+  const flows = [
+    flow(0, 10, { eth_type: v(0x800) }, [{ type: 'goto_table', table: 1 }], 0x0500000000000001n),
+    flow(
+      1,
+      100,
+      { eth_type: v(0x800), ip_dst: v(B_IP) },
+      [{ type: 'output', port: 2 }],
+      0x0300000000000002n,
+    ),
+  ];
+  const cookies = new Map<bigint, unknown>([
+    [0x0500000000000001n, { kind: 'skeleton' }],
+    [0x0300000000000002n, { kind: 'rule', id: 'rule-80' }],
+  ]);
+  const names = new Map([
+    [0, 'Classify'],
+    [1, 'EgressRules'],
+  ]);
+
+  it('names tables, flows and the rule behind an allow', () => {
+    const r = simulate(flows, newSimState(), 1, keyFromPacket(tcp(A_IP, B_IP, 1, 80), 1));
+    const lines = trace(r, cookies, { tableNames: names });
+    expect(lines[0]).toMatch(/^Classify \(table 0\): priority 10, ip \[skeleton\]/);
+    expect(lines.join('\n')).toMatch(
+      /EgressRules \(table 1\): priority 100, ip,nw_dst=10\.0\.0\.2 \[rule rule-80\]/,
+    );
+    expect(lines.at(-1)).toBe('verdict: output to 2 (allowed by rule rule-80)');
+  });
+
+  it('says why a packet is dropped', () => {
+    const r = simulate(flows, newSimState(), 1, keyFromPacket(tcp(B_IP, A_IP, 1, 80), 1));
+    expect(trace(r, cookies, { tableNames: names }).at(-1)).toBe(
+      'verdict: drop: no flow matches in EgressRules (table 1)',
+    );
+  });
+});

@@ -6,7 +6,8 @@
  * Produces lines of text. Cookie origins come from the compiler's cookie map; any object with
  * a `kind` and an `id` / `ids` (or a string) is understood.
  */
-import { CtState, type Action, type FieldName, type Flow, type Match } from '../openflow/ir.js';
+import { CtState, type Flow } from '../openflow/ir.js';
+import { formatActions, formatMatch } from '../openflow/text.js';
 import type { SimResult, SimStep } from './simulate.js';
 
 export interface TraceOptions {
@@ -26,71 +27,6 @@ const CT_BITS: [number, string][] = [
 export function formatCtState(state: number): string {
   const parts = CT_BITS.filter(([bit]) => state & bit).map(([, n]) => `+${n}`);
   return parts.length === 0 ? '(untracked)' : parts.join('');
-}
-
-function hex(v: bigint): string {
-  return `0x${v.toString(16)}`;
-}
-
-/** A compact, readable form of a match (not necessarily ovs-ofctl's exact spelling). */
-export function describeMatch(m: Match): string {
-  const parts: string[] = [];
-  for (const name of Object.keys(m).sort() as FieldName[]) {
-    const f = m[name];
-    if (!f) continue;
-    if (name === 'ct_state' && f.mask !== undefined) {
-      const on = CT_BITS.filter(([b]) => BigInt(b) & f.mask! & f.value).map(([, n]) => `+${n}`);
-      const off = CT_BITS.filter(([b]) => BigInt(b) & f.mask! & ~f.value).map(([, n]) => `-${n}`);
-      parts.push(`ct_state=${[...on, ...off].join('')}`);
-      continue;
-    }
-    parts.push(
-      f.mask === undefined ? `${name}=${f.value}` : `${name}=${hex(f.value)}/${hex(f.mask)}`,
-    );
-  }
-  return parts.length === 0 ? '(any)' : parts.join(',');
-}
-
-export function describeAction(a: Action): string {
-  switch (a.type) {
-    case 'output':
-      return `output:${a.port}`;
-    case 'output_reg':
-      return `output:${a.src.field}[${a.src.ofs}..${a.src.ofs + a.src.nBits - 1}]`;
-    case 'controller':
-      return a.userdata
-        ? `controller(userdata=${[...a.userdata].map((b) => b.toString(16).padStart(2, '0')).join('.')})`
-        : 'controller';
-    case 'goto_table':
-      return `goto_table:${a.table}`;
-    case 'resubmit':
-      return `resubmit(${a.port ?? ''},${a.table}${a.ct ? ',ct' : ''})`;
-    case 'set_field':
-      return `set_field:${hex(a.value)}${a.mask === undefined ? '' : `/${hex(a.mask)}`}->${a.field}`;
-    case 'load':
-      return `load:${hex(a.value)}->${a.dst.field}[${a.dst.ofs}..${a.dst.ofs + a.dst.nBits - 1}]`;
-    case 'move':
-      return `move:${a.src.field}->${a.dst.field}`;
-    case 'ct': {
-      const args: string[] = [];
-      if (a.commit) args.push('commit');
-      if (a.zone !== undefined)
-        args.push(`zone=${typeof a.zone === 'number' ? a.zone : a.zone.field}`);
-      if (a.table !== undefined) args.push(`table=${a.table}`);
-      if (a.exec?.length) args.push(`exec(${a.exec.map(describeAction).join(',')})`);
-      return `ct(${args.join(',')})`;
-    }
-    case 'conjunction':
-      return `conjunction(${a.id},${a.clause}/${a.nClauses})`;
-    case 'clone':
-      return `clone(${a.actions.map(describeAction).join(',')})`;
-    case 'learn':
-      return `learn(table=${a.table})`;
-    case 'push_vlan':
-      return `push_vlan:0x${a.ethertype.toString(16)}`;
-    default:
-      return a.type;
-  }
 }
 
 /** Words for a cookie-map origin (`{kind:'rule', id}`, `{kind:'rules', ids}`, a string, …). */
@@ -133,10 +69,10 @@ function stepLines(
       if (!step.flow) return [`${pad}${where}: no flow matches: drop`];
       const origin = originOf(cookies, step.flow);
       const lines = [
-        `${pad}${where}: priority ${step.flow.priority}, ${describeMatch(step.flow.match)}` +
+        `${pad}${where}: priority ${step.flow.priority}, ${formatMatch(step.flow.match) || '(any)'}` +
           (step.conjId !== undefined ? ` (conjunction ${step.conjId})` : '') +
           (origin ? ` [${origin}]` : ''),
-        `${pad}  actions: ${step.flow.actions.length === 0 ? 'drop' : step.flow.actions.map(describeAction).join(',')}`,
+        `${pad}  actions: ${step.flow.actions.length === 0 ? 'drop' : formatActions(step.flow.actions)}`,
       ];
       if (step.tie) lines.push(`${pad}  warning: another flow of the same priority also matches`);
       return lines;
@@ -158,7 +94,7 @@ function stepLines(
       return [`${pad}${step.text}`];
     case 'learn':
       return [
-        `${pad}learned: table ${step.flow.table}, priority ${step.flow.priority}, ${describeMatch(step.flow.match)}`,
+        `${pad}learned: table ${step.flow.table}, priority ${step.flow.priority}, ${formatMatch(step.flow.match) || '(any)'}`,
       ];
     case 'drop':
       return [`${pad}drop: ${step.reason}`];
