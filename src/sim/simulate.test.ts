@@ -114,6 +114,23 @@ describe('conjunction', () => {
     ).toEqual([4]);
   });
 
+  // Both checked against ovs-vswitchd 3.1 with ofproto/trace.
+  it('ends the search with the best plain flow when a complete conjunction has no conj_id flow', () => {
+    const flows = [
+      ...base.filter((f) => f.priority === 100),
+      flow(0, 90, { ip_src: v(A_IP), eth_type: v(0x800) }, [conj(8, 1, 2)]),
+      flow(0, 90, { ip_dst: v(B_IP), eth_type: v(0x800) }, [conj(8, 2, 2)]),
+      flow(0, 90, { conj_id: v(8), eth_type: v(0x800) }, [{ type: 'output', port: 3 }]),
+    ];
+    const key = keyFromPacket(tcp(A_IP, B_IP, 1000, 80), 1);
+    const withPlain = [
+      ...flows,
+      flow(0, 50, { eth_type: v(0x800) }, [{ type: 'output', port: 2 }]),
+    ];
+    expect(simulate(withPlain, newSimState(), 1, key).outputs).toEqual([2]);
+    expect(simulate(flows, newSimState(), 1, key).outputs).toEqual([3]);
+  });
+
   it('tries lower priorities when a higher conjunction is incomplete', () => {
     const flows = [
       ...base,
@@ -352,6 +369,20 @@ describe('conntrack', () => {
     expect(rb.path.find((p) => p.kind === 'ct')).toMatchObject({
       state: CtState.TRK | CtState.INV,
     });
+  });
+
+  it('forks at ct(table=): the original continues untracked, the copy recirculates', () => {
+    const fork = [
+      flow(0, 10, { eth_type: v(0x800), ct_state: trk(0, CtState.TRK) }, [
+        { type: 'ct', zone: 1, table: 1 },
+        { type: 'resubmit', table: 2 },
+      ]),
+      flow(1, 10, { ct_state: trk(CtState.TRK, 0) }, [{ type: 'output', port: 3 }]),
+      flow(2, 10, { ct_state: trk(0, CtState.TRK) }, [{ type: 'output', port: 2 }]),
+    ];
+    expect(
+      simulate(fork, newSimState(), 1, keyFromPacket(tcp(A_IP, B_IP, 1000, 80), 1)).outputs,
+    ).toEqual([2, 3]);
   });
 
   it('keeps zones apart', () => {
