@@ -92,8 +92,10 @@ export interface FieldDef {
   readonly nxm: OxmHeader;
   readonly nxmName: string;
   readonly text: TextFormat;
-  /** The name ovs-ofctl prints (dump-flows, ofp-print). */
+  /** The name ovs-ofctl prints in a match (dump-flows, ofp-print). */
   readonly printName: string;
+  /** OVS's primary field name, printed in set_field and learn (ovs-fields(7) "Name"). */
+  readonly mfName: string;
   /** Position in ovs-ofctl's printed match (lower first). */
   readonly textRank: number;
 }
@@ -102,7 +104,8 @@ const B = OxmClass.OPENFLOW_BASIC;
 const N0 = OxmClass.NXM_0;
 const N1 = OxmClass.NXM_1;
 
-type Row = Omit<FieldDef, 'bytes' | 'nxm' | 'nxmName' | 'printName' | 'aliases'> & {
+type Row = Omit<FieldDef, 'bytes' | 'nxm' | 'nxmName' | 'printName' | 'mfName' | 'aliases'> & {
+  mfName?: string;
   bytes?: number;
   nxm?: OxmHeader;
   nxmName: string;
@@ -117,6 +120,7 @@ function row(r: Row): FieldDef {
     bytes: r.bytes ?? Math.ceil(r.bits / 8),
     nxm: r.nxm ?? r.oxm,
     printName: r.printName ?? r.name,
+    mfName: r.mfName ?? r.name,
   };
 }
 
@@ -310,6 +314,7 @@ export const FIELD_TABLE: readonly FieldDef[] = [
     nxmName: 'NXM_OF_IP_PROTO',
     text: 'decimal',
     printName: 'nw_proto',
+    mfName: 'nw_proto',
     textRank: 750,
   }),
   row({

@@ -99,7 +99,7 @@ function flagBit(names: readonly string[]) {
 }
 
 const FRAG_TEXT: Record<string, { value: bigint; mask?: bigint }> = {
-  no: { value: 0n, mask: 1n },
+  no: { value: 0n },
   yes: { value: 1n, mask: 1n },
   first: { value: 1n },
   later: { value: 3n },
@@ -784,7 +784,7 @@ function formatAction(a: Action): string {
       const f = FIELDS[a.field];
       const full = fullMask(f);
       const mask = a.mask === undefined || a.mask === full ? undefined : a.mask;
-      return `set_field:${formatFieldValue(f, mask === undefined ? a.value : a.value & mask, mask)}->${f.name}`;
+      return `set_field:${formatFieldValue(f, mask === undefined ? a.value : a.value & mask, mask)}->${f.mfName}`;
     }
     case 'load':
       return `load:${hexC(a.value)}->${formatSlice(a.dst)}`;
@@ -847,7 +847,7 @@ function formatLearnSpec(s: LearnSpec): string {
     case 'match-value': {
       if (isWhole(s.dst)) {
         const f = FIELDS[s.dst.field];
-        return `${f.name}=${formatFieldValue(f, s.value)}`;
+        return `${f.mfName}=${formatFieldValue(f, s.value)}`;
       }
       return `${formatSlice(s.dst)}=${hexC(s.value)}`;
     }
