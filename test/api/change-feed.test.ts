@@ -2,6 +2,7 @@
 // snapshot plus the changes after it reproduce the state; the feed survives a server
 // restart; a watcher on its own connection to the same file sees API writes as they happen.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { normalizePolicy } from '../../src/model/policy.js';
 import { SqliteStore, type Change } from '../../src/store/index.js';
 import { rule, startTestServer, type TestServer } from './support.js';
 
@@ -96,5 +97,55 @@ describe('change feed', () => {
     } finally {
       await watcher.close();
     }
+  });
+
+  it('gives the agent a snapshot the model normalises: groups, rules with source ports, ports', async () => {
+    const net = await t.call('POST', '/v2.0/networks', {
+      network: { name: 'agent', 'provider:segmentation_id': 42 },
+    });
+    const ag = await t.call('POST', '/v2.0/address-groups', {
+      address_group: { name: 'ag', addresses: ['192.0.2.0/24'] },
+    });
+    const g = await t.call('POST', '/v2.0/security-groups', { security_group: { name: 'agent' } });
+    const gid = g.body.security_group.id as string;
+    const r = await t.call('POST', '/v2.0/security-group-rules', {
+      security_group_rules: [
+        rule(gid, {
+          protocol: 'udp',
+          port_range_min: 53,
+          port_range_max: 53,
+          source_port_range_min: 1024,
+          source_port_range_max: 2047,
+        }),
+        rule(gid, { protocol: 'tcp', remote_address_group_id: ag.body.address_group.id }),
+      ],
+    });
+    expect(r.status).toBe(201);
+    const port = await t.call('POST', '/v2.0/ports', {
+      port: {
+        network_id: net.body.network.id,
+        fixed_ips: [{ ip_address: '10.2.0.5' }],
+        security_groups: [gid],
+        'binding:host_id': 'h1',
+      },
+    });
+    expect(port.status).toBe(201);
+    const policy = normalizePolicy((await t.server.store.snapshot()).policy);
+    const rules = policy.groups.get(gid)!.rules;
+    const udp = rules.find((x) => x.protocol === 17)!;
+    expect(udp).toMatchObject({
+      dstPorts: { min: 53, max: 53 },
+      srcPorts: { min: 1024, max: 2047 },
+      direction: 'ingress',
+    });
+    expect(rules.find((x) => x.protocol === 6)!.remote).toEqual({
+      kind: 'addressGroup',
+      addressGroupId: ag.body.address_group.id,
+    });
+    expect(policy.ports.get(port.body.port.id)).toMatchObject({
+      groupIds: [gid],
+      portSecurity: true,
+    });
+    expect(policy.networks.get(net.body.network.id)).toMatchObject({ vlan: 42 });
   });
 });
