@@ -197,6 +197,52 @@ describe('token auth', () => {
   });
 });
 
+describe('admin-only attributes', () => {
+  it('keeps quotas of other projects, provider attributes and MAC changes to admins', async () => {
+    expect((await t.call('GET', '/v2.0/quotas/proj-a', undefined, A)).status).toBe(200);
+    const other = await t.call('GET', '/v2.0/quotas/proj-b', undefined, A);
+    expect(other.status).toBe(403);
+    expect(other.body.NeutronError.type).toBe('PolicyNotAuthorized');
+    expect((await t.call('GET', '/v2.0/quotas/proj-b', undefined, ADMIN)).status).toBe(200);
+    const vlan = await t.call(
+      'POST',
+      '/v2.0/networks',
+      { network: { 'provider:segmentation_id': 7 } },
+      A,
+    );
+    expect(vlan.status).toBe(403);
+    const net = await t.call('POST', '/v2.0/networks', { network: { name: 'mine' } }, A);
+    const port = await t.call(
+      'POST',
+      '/v2.0/ports',
+      { port: { network_id: net.body.network.id } },
+      A,
+    );
+    const mac = await t.call(
+      'PUT',
+      `/v2.0/ports/${port.body.port.id}`,
+      { port: { mac_address: 'fa:16:3e:11:22:33' } },
+      A,
+    );
+    expect(mac.status).toBe(403);
+    const byAdmin = await t.call(
+      'PUT',
+      `/v2.0/ports/${port.body.port.id}`,
+      { port: { mac_address: 'fa:16:3e:11:22:33' } },
+      ADMIN,
+    );
+    expect(byAdmin.status).toBe(200);
+    expect(byAdmin.body.port.mac_address).toBe('fa:16:3e:11:22:33');
+  });
+
+  it('refuses to start with a bad tokens file, naming the problem', async () => {
+    const file = writeTokens(dir, { t1: { project_id: 'p', roles: ['root'] } });
+    await expect(startTestServer({ auth: { mode: 'token', tokensFile: file } })).rejects.toThrow(
+      /role "root" is not one of admin, member, reader/,
+    );
+  });
+});
+
 describe('noauth', () => {
   it('treats every caller as admin of X-Project-Id (or the default project)', async () => {
     const n = await startTestServer();

@@ -348,3 +348,80 @@ describe('list conventions', () => {
     expect((await q('marker=nope')).status).toBe(404);
   });
 });
+
+describe('odds and ends', () => {
+  it('filters ports by group membership and fixed IP', async () => {
+    const net = await post('/v2.0/networks', { network: { name: 'filters' } });
+    const g = await post('/v2.0/security-groups', { security_group: { name: 'pf' } });
+    const p1 = await post('/v2.0/ports', {
+      port: {
+        network_id: net['id'],
+        fixed_ips: [{ ip_address: '10.7.0.1' }],
+        security_groups: [g['id']],
+      },
+    });
+    await post('/v2.0/ports', {
+      port: { network_id: net['id'], fixed_ips: [{ ip_address: '10.7.0.2' }] },
+    });
+    const byGroup = await t.call('GET', `/v2.0/ports?security_groups=${String(g['id'])}`);
+    expect(byGroup.body.ports.map((p: { id: string }) => p.id)).toEqual([p1['id']]);
+    const byIp = await t.call('GET', `/v2.0/ports?fixed_ips=ip_address%3D10.7.0.1`);
+    expect(byIp.body.ports.map((p: { id: string }) => p.id)).toEqual([p1['id']]);
+    expect((await t.call('GET', '/v2.0/ports?fixed_ips=10.7.0.1')).status).toBe(400);
+  });
+
+  it('honours If-Match on deletes and leaves the resource when it fails', async () => {
+    const g = await post('/v2.0/security-groups', { security_group: { name: 'ifmatch' } });
+    const path = `/v2.0/security-groups/${String(g['id'])}`;
+    const stale = await t.call('DELETE', path, undefined, { 'If-Match': 'revision_number=7' });
+    expect(stale.status).toBe(412);
+    expect(stale.body.NeutronError.message).toBe('Constrained to 7, but current revision is 0');
+    expect((await t.call('GET', path)).status).toBe(200);
+    expect(
+      (await t.call('DELETE', path, undefined, { 'If-Match': 'revision_number=0' })).status,
+    ).toBe(204);
+  });
+
+  it('updates an address group name and shows single fields', async () => {
+    const a = await post('/v2.0/address-groups', { address_group: { name: 'old' } });
+    const u = await t.call('PUT', `/v2.0/address-groups/${String(a['id'])}`, {
+      address_group: { name: 'new', description: 'd' },
+    });
+    expect(u.body.address_group).toMatchObject({
+      name: 'new',
+      description: 'd',
+      addresses: [],
+      revision_number: 1,
+    });
+    const ro = await t.call('PUT', `/v2.0/address-groups/${String(a['id'])}`, {
+      address_group: { addresses: ['10.0.0.0/8'] },
+    });
+    expect(ro.status).toBe(400);
+    expect(ro.body.NeutronError.message).toMatch(/read-only attribute addresses/);
+    const shown = await t.call('GET', `/v2.0/address-groups/${String(a['id'])}?fields=name`);
+    expect(shown.body).toEqual({ address_group: { name: 'new' } });
+  });
+
+  it('answers a body that is not a JSON object with a NeutronError', async () => {
+    const xml = await fetch(`${t.url}/v2.0/security-groups`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/xml' },
+      body: '<a/>',
+    });
+    expect(xml.status).toBe(415);
+    expect(((await xml.json()) as { NeutronError: { type: string } }).NeutronError.type).toBe(
+      'HTTPUnsupportedMediaType',
+    );
+    const text = await fetch(`${t.url}/v2.0/security-groups`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'hello',
+    });
+    expect(text.status).toBe(400);
+    expect(
+      ((await text.json()) as { NeutronError: { message: string } }).NeutronError.message,
+    ).toMatch(/body.*object/);
+    const arr = await t.call('POST', '/v2.0/security-groups', [1, 2]);
+    expect(arr.status).toBe(400);
+  });
+});
