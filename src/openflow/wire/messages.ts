@@ -66,7 +66,6 @@ const FLOW_FLAGS = [
   'no_packet_counts',
   'no_byte_counts',
 ] as const;
-type FlowFlag = (typeof FLOW_FLAGS)[number];
 
 /** All tables (flow-mod delete, stats requests). */
 export const OFPTT_ALL = 0xff;
