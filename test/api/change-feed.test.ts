@@ -1,7 +1,7 @@
 // The store's change feed behind the API: every API write is one revision; an agent's
 // snapshot plus the changes after it reproduce the state; the feed survives a server
 // restart; a watcher on its own connection to the same file sees API writes as they happen.
-/* eslint-disable @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-argument -- response bodies are untyped JSON */
+/* eslint-disable @typescript-eslint/no-unsafe-argument -- response bodies are untyped JSON */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normalizePolicy } from '../../src/model/policy.js';
 import { SqliteStore, type Change } from '../../src/store/index.js';

@@ -1,6 +1,6 @@
 // Networks, ports, address groups and tags over real HTTP, and Neutron's list conventions
 // (filters with OR, fields, sorting, pagination links, tag filters).
-/* eslint-disable @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-argument -- response bodies are untyped JSON */
+/* eslint-disable @typescript-eslint/no-unsafe-call -- response bodies are untyped JSON */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rule, startTestServer, type TestServer } from './support.js';
 
