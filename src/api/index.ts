@@ -30,14 +30,25 @@ export const DEFAULT_LISTEN = '127.0.0.1:9696';
 
 /** Splits `host:port` / `[v6]:port` / `:port` / `port`. */
 export function parseListen(listen: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]*))?:?(\d+)$/.exec(listen.trim());
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || !(port >= 0 && port <= 65535)) {
+  const text = listen.trim();
+  let host = '';
+  let portText = text;
+  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(text);
+  if (v6) {
+    host = v6[1]!;
+    portText = v6[2]!;
+  } else if (text.includes(':')) {
+    const at = text.lastIndexOf(':');
+    host = text.slice(0, at);
+    portText = text.slice(at + 1);
+  }
+  const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
+  if (!(port >= 0 && port <= 65535) || (!v6 && host.includes(':')) || /\s/.test(host)) {
     throw new Error(
       `--listen: '${listen}' is not host:port (e.g. 127.0.0.1:9696, :9696, [::1]:9696)`,
     );
   }
-  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+  return { host: host || '127.0.0.1', port };
 }
 
 export async function startServer(opts: ServerOptions = {}): Promise<RunningServer> {

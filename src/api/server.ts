@@ -3,6 +3,7 @@
  * route files, the OpenAPI collector, and the one error handler that renders every failure
  * as Neutron's error body.
  */
+import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { SgflowError } from '../model/errors.js';
@@ -31,6 +32,9 @@ export interface AppOptions {
 export function buildApp(opts: AppOptions): App {
   const app: App = Fastify({
     logger: opts.logger ?? { level: 'info' },
+    // Neutron's request ids (`req-<uuid>`), echoed in X-Openstack-Request-Id and the logs.
+    genReqId: () => `req-${randomUUID()}`,
+    requestIdHeader: false,
     // Neutron ids and names may be long; keep fastify's default otherwise.
     routerOptions: { maxParamLength: 1024, ignoreTrailingSlash: true },
     // Errors fastify raises before routing (a malformed URL) get Neutron's body too.
@@ -47,6 +51,11 @@ export function buildApp(opts: AppOptions): App {
   const authenticate = makeAuthenticator(opts.auth ?? { mode: 'noauth' });
   const openapi = new OpenApiCollector();
   app.addHook('onRoute', openapi.onRoute);
+
+  app.addHook('onSend', (req, reply, payload, done) => {
+    void reply.header('x-openstack-request-id', req.id);
+    done(null, payload);
+  });
 
   app.decorateRequest('ctx', null as never);
   app.addHook('onRequest', (req, _reply, done) => {
