@@ -425,4 +425,61 @@ describe('odds and ends', () => {
     const arr = await t.call('POST', '/v2.0/security-groups', [1, 2]);
     expect(arr.status).toBe(400);
   });
+
+  it('tags every kind of resource', async () => {
+    const net = await post('/v2.0/networks', { network: { name: 'tags' } });
+    const port = await post('/v2.0/ports', { port: { network_id: net['id'] } });
+    const g = await post('/v2.0/security-groups', { security_group: { name: 'tags' } });
+    const r = await post('/v2.0/security-group-rules', {
+      security_group_rule: rule(g['id'] as string, { protocol: 'tcp' }),
+    });
+    const ag = await post('/v2.0/address-groups', { address_group: { name: 'tags' } });
+    for (const [path, id] of [
+      ['networks', net['id']],
+      ['ports', port['id']],
+      ['security-groups', g['id']],
+      ['security-group-rules', r['id']],
+      ['address-groups', ag['id']],
+    ] as const) {
+      expect((await t.call('PUT', `/v2.0/${path}/${String(id)}/tags/blue`)).status, path).toBe(201);
+      expect(
+        (await t.call('GET', `/v2.0/${path}?tags=blue`)).body[path.replaceAll('-', '_')].map(
+          (x: { id: string }) => x.id,
+        ),
+      ).toEqual([id]);
+    }
+  });
+
+  it('refuses an explicit id that exists, and echoes a request id', async () => {
+    const g = await t.call('POST', '/v2.0/security-groups', {
+      security_group: { name: 'fixed-id', id: 'my-fixed-id' },
+    });
+    expect(g.status).toBe(201);
+    expect(g.body.security_group.id).toBe('my-fixed-id');
+    const again = await t.call('POST', '/v2.0/security-groups', {
+      security_group: { name: 'fixed-id-2', id: 'my-fixed-id' },
+    });
+    expect(again.status).toBe(409);
+    expect(again.headers.get('x-openstack-request-id')).toMatch(/^req-[0-9a-f-]{36}$/);
+  });
+
+  it('lets exactly one of many concurrent identical rule creates succeed', async () => {
+    const g = await post('/v2.0/security-groups', { security_group: { name: 'race' } });
+    const body = {
+      security_group_rule: rule(g['id'] as string, {
+        protocol: 'tcp',
+        port_range_min: 5000,
+        port_range_max: 5000,
+      }),
+    };
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => t.call('POST', '/v2.0/security-group-rules', body)),
+    );
+    expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409, 409, 409]);
+    const list = await t.call(
+      'GET',
+      `/v2.0/security-group-rules?security_group_id=${String(g['id'])}&protocol=tcp`,
+    );
+    expect(list.body.security_group_rules).toHaveLength(1);
+  });
 });
