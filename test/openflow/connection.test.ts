@@ -1,0 +1,216 @@
+/**
+ * The switch connection against a private ovs-vswitchd: a 100,000-flow bundle installs and
+ * reads back identical; delete by cookie mask; a failing bundle names the failing flow and
+ * leaves the table unchanged; a table-miss packet comes up as a packet-in and a packet-out
+ * re-injects it into the pipeline; the connection comes back after ovs-vswitchd restarts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOvs, type OvsSandbox } from '../support/ovs.js';
+import { BundleError, OpenFlowConnection } from '../../src/openflow/connection.js';
+import { formatFlow, parseFlow } from '../../src/openflow/text.js';
+import type { Flow } from '../../src/openflow/ir.js';
+import type { PacketIn } from '../../src/openflow/wire/messages.js';
+
+let ovs: OvsSandbox;
+let conn: OpenFlowConnection;
+
+beforeAll(async () => {
+  ovs = await startOvs({ name: 'of-conn' });
+  conn = await OpenFlowConnection.open({ target: ovs.mgmt, echoIntervalMs: 1000 });
+});
+
+afterAll(async () => {
+  await conn?.close();
+  await ovs?.stop();
+});
+
+const sorted = (flows: readonly Flow[]) => flows.map(formatFlow).sort();
+
+/** 100,000 distinct flows in table 10: 1000 cookies (top byte = i % 4 + 1) × 100 addresses. */
+function bigTable(): Flow[] {
+  const flows: Flow[] = [];
+  for (let i = 0; i < 100_000; i++) {
+    const cookie = (BigInt((i % 4) + 1) << 56n) | BigInt(i % 1000);
+    flows.push({
+      table: 10,
+      priority: 100 + (i % 7),
+      cookie,
+      match: {
+        eth_type: { value: 0x800n },
+        reg5: { value: BigInt(i % 100) },
+        ip_src: { value: 0x0a000000n + BigInt(i), mask: i % 3 === 0 ? 0xffffff00n : undefined },
+      },
+      actions:
+        i % 2 === 0
+          ? [{ type: 'conjunction', id: i, clause: 1, nClauses: 2 }]
+          : [
+              { type: 'set_field', field: 'reg6', value: BigInt(i) },
+              { type: 'resubmit', table: 11 },
+            ],
+    });
+  }
+  // ip_src values with a /24 mask collide when they share a /24: keep one flow per match.
+  const seen = new Set<string>();
+  return flows.filter((f) => {
+    const k = `${f.priority}|${formatFlow({ ...f, cookie: 0n, actions: [] })}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+describe('OpenFlow connection to ovs-vswitchd', () => {
+  it('handshakes and learns the datapath id', () => {
+    expect(conn.state).toBe('connected');
+    expect(conn.datapathId).toBeTypeOf('bigint');
+  });
+
+  it('installs a 100,000-flow bundle and reads it back identical', async () => {
+    const flows = bigTable();
+    expect(flows.length).toBeGreaterThan(90_000);
+    await conn.applyBundle(flows.map((flow) => ({ command: 'add' as const, flow })));
+    const back = await conn.dumpFlows({ table: 10 });
+    expect(back.length).toBe(flows.length);
+    expect(sorted(back)).toEqual(sorted(flows));
+    const agg = await conn.aggregate({ table: 10 });
+    expect(agg.flowCount).toBe(flows.length);
+  });
+
+  it('deletes by cookie mask, leaving the other cookies', async () => {
+    const before = await conn.dumpFlows({ table: 10 });
+    const mask = 0xff00000000000000n;
+    const doomed = before.filter((f) => (f.cookie & mask) === 2n << 56n).length;
+    expect(doomed).toBeGreaterThan(0);
+    conn.flowMod({
+      command: 'delete',
+      flow: { table: 255, priority: 32768, cookie: 2n << 56n, match: {}, actions: [] },
+      cookieMask: mask,
+    });
+    await conn.barrier();
+    const after = await conn.dumpFlows({ table: 10 });
+    expect(after.length).toBe(before.length - doomed);
+    expect(after.every((f) => (f.cookie & mask) !== 2n << 56n)).toBe(true);
+    const viaFilter = await conn.dumpFlows({ cookie: 3n << 56n, cookieMask: mask });
+    expect(viaFilter.length).toBe(after.filter((f) => (f.cookie & mask) === 3n << 56n).length);
+    // Clean up for the next tests.
+    conn.flowMod({
+      command: 'delete',
+      flow: { table: 10, priority: 32768, cookie: 0n, match: {}, actions: [] },
+    });
+    await conn.barrier();
+    expect(await conn.dumpFlows({ table: 10 })).toEqual([]);
+  });
+
+  it('a failing bundle names the failing flow and leaves the table unchanged', async () => {
+    const base = [
+      parseFlow('table=20,priority=10,ip,nw_src=10.0.0.1 actions=drop'),
+      parseFlow('table=20,priority=10,ip,nw_src=10.0.0.2 actions=resubmit(,21)'),
+    ];
+    await conn.applyBundle(base.map((flow) => ({ command: 'add' as const, flow })));
+    const before = sorted(await conn.dumpFlows({ table: 20 }));
+    expect(before).toHaveLength(2);
+    const bad = parseFlow('table=20,priority=10,ip,nw_src=10.0.0.4 actions=goto_table:5');
+    const mods = [
+      { command: 'delete_strict' as const, flow: base[0]! },
+      {
+        command: 'add' as const,
+        flow: parseFlow('table=20,priority=10,ip,nw_src=10.0.0.3 actions=drop'),
+      },
+      { command: 'add' as const, flow: bad },
+      {
+        command: 'add' as const,
+        flow: parseFlow('table=20,priority=10,ip,nw_src=10.0.0.5 actions=drop'),
+      },
+    ];
+    const err = await conn.applyBundle(mods).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(BundleError);
+    expect((err as BundleError).index).toBe(2);
+    expect((err as BundleError).message).toContain('goto_table:5');
+    expect((err as BundleError).typeName).toMatch(/^OFPET_/);
+    expect(sorted(await conn.dumpFlows({ table: 20 }))).toEqual(before);
+
+    // A bundle that fails only at commit time (a meter that does not exist) also changes nothing.
+    const unknownMeter = parseFlow('table=20,priority=10,ip,nw_src=10.0.0.6 actions=meter:77');
+    const err2 = await conn
+      .applyBundle([
+        { command: 'delete_strict', flow: base[1]! },
+        { command: 'add', flow: unknownMeter },
+      ])
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(err2).toBeInstanceOf(BundleError);
+    expect(sorted(await conn.dumpFlows({ table: 20 }))).toEqual(before);
+  });
+
+  it('sends a table-miss packet up as a packet-in, and a packet-out re-injects it', async () => {
+    await conn.applyBundle(
+      [
+        'table=0,priority=0,cookie=0xabc actions=controller(reason=no_match)',
+        'table=1,priority=10,cookie=0xdef,arp actions=controller(userdata=ca.fe)',
+      ].map((t) => ({ command: 'add' as const, flow: parseFlow(t) })),
+    );
+    const received: PacketIn[] = [];
+    const waitFor = (pred: (p: PacketIn) => boolean) =>
+      new Promise<PacketIn>((resolve, reject) => {
+        const found = received.find(pred);
+        if (found) return resolve(found);
+        const timer = setTimeout(() => reject(new Error('no packet-in')), 20_000);
+        const on = (p: PacketIn) => {
+          if (pred(p)) {
+            clearTimeout(timer);
+            conn.off('packet_in', on);
+            resolve(p);
+          }
+        };
+        conn.on('packet_in', on);
+      });
+    conn.on('packet_in', (p) => received.push(p));
+
+    // A real packet: the bridge's own (LOCAL) interface in OVS's namespace sends an ARP request.
+    const br = ovs.bridge;
+    await ovs.execInNetns('ip', 'link', 'set', br, 'up');
+    await ovs.execInNetns('ip', 'addr', 'add', '10.99.0.1/24', 'dev', br);
+    await ovs.execInNetns('ping', '-c', '1', '-W', '1', '10.99.0.2').catch(() => undefined);
+    const miss = await waitFor((p) => p.cookie === 0xabcn);
+    expect(miss.table).toBe(0);
+    expect(miss.reason).toBe('no_match');
+    expect(miss.match.in_port?.value).toBe(0xfffen);
+    expect(Buffer.from(miss.data.subarray(12, 14)).toString('hex')).toBe('0806');
+
+    conn.packetOut(miss.data, 'LOCAL', [{ type: 'resubmit', table: 1 }]);
+    const again = await waitFor((p) => p.cookie === 0xdefn);
+    expect(again.table).toBe(1);
+    expect(Buffer.from(again.userdata ?? []).toString('hex')).toBe('cafe');
+    expect(Buffer.from(again.data).equals(Buffer.from(miss.data))).toBe(true);
+  });
+
+  it('reconnects after ovs-vswitchd restarts', async () => {
+    const states: string[] = [];
+    conn.on('state', (s) => states.push(s));
+    const back = new Promise<void>((resolve) => {
+      const on = (s: string) => {
+        if (s === 'connected') {
+          conn.off('state', on);
+          resolve();
+        }
+      };
+      conn.on('state', on);
+    });
+    await ovs.restartVswitchd();
+    await back;
+    expect(states).toEqual(['disconnected', 'connected']);
+    // The restarted switch has no flows; the connection works again.
+    expect(await conn.dumpFlows({ table: 20 })).toEqual([]);
+    await conn.applyBundle([
+      { command: 'add', flow: parseFlow('table=20,priority=1 actions=drop') },
+    ]);
+    expect(sorted(await conn.dumpFlows({ table: 20 }))).toEqual([
+      'table=20,priority=1,cookie=0x0 actions=drop',
+    ]);
+  });
+});
