@@ -14,7 +14,10 @@ export interface ServerOptions {
   store?: Store;
   /** `host:port`, `:port` or `port` (default `127.0.0.1:9696`, Neutron's port); port 0 = any. */
   listen?: string;
-  auth?: AuthOptions;
+  /** `noauth` (default) or `token` (with `tokensFile`), as the CLI flags say; or in full. */
+  auth?: AuthOptions | AuthOptions['mode'];
+  /** Tokens file for `auth: 'token'` (`--tokens FILE`). */
+  tokensFile?: string;
   quotas?: Partial<Quotas>;
   logger?: AppOptions['logger'];
 }
@@ -51,12 +54,28 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: host || '127.0.0.1', port };
 }
 
+function authOptions(opts: ServerOptions): AuthOptions {
+  const auth = opts.auth ?? 'noauth';
+  if (typeof auth !== 'string') return auth;
+  if (auth === 'noauth') return { mode: 'noauth' };
+  if (auth === 'token') {
+    if (opts.tokensFile === undefined) throw new Error('--auth token needs --tokens FILE');
+    return { mode: 'token', tokensFile: opts.tokensFile };
+  }
+  throw new Error(`--auth: '${String(auth)}' is not one of noauth, token`);
+}
+
 export async function startServer(opts: ServerOptions = {}): Promise<RunningServer> {
   const { host, port } = parseListen(opts.listen ?? DEFAULT_LISTEN);
   const ownStore = opts.store === undefined;
   const store = opts.store ?? new SqliteStore({ path: opts.db ?? 'sgflow.db' });
   try {
-    const app = buildApp({ store, auth: opts.auth, quotas: opts.quotas, logger: opts.logger });
+    const app = buildApp({
+      store,
+      auth: authOptions(opts),
+      quotas: opts.quotas,
+      logger: opts.logger,
+    });
     await app.listen({ host, port });
     const addr = app.server.address();
     const actualPort = typeof addr === 'object' && addr ? addr.port : port;

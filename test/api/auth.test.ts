@@ -24,7 +24,8 @@ beforeAll(async () => {
     'tok-admin': { project_id: 'ops', roles: ['admin'] },
     'tok-reader-a': { project_id: 'proj-a', roles: ['reader'] },
   });
-  t = await startTestServer({ auth: { mode: 'token', tokensFile } }, dir);
+  // The form `sgflow server --auth token --tokens FILE` passes.
+  t = await startTestServer({ auth: 'token', tokensFile }, dir);
 });
 afterAll(async () => {
   await t.stop();
@@ -237,6 +238,7 @@ describe('admin-only attributes', () => {
 
   it('refuses to start with a bad tokens file, naming the problem', async () => {
     const file = writeTokens(dir, { t1: { project_id: 'p', roles: ['root'] } });
+    await expect(startTestServer({ auth: 'token' })).rejects.toThrow(/--tokens FILE/);
     await expect(startTestServer({ auth: { mode: 'token', tokensFile: file } })).rejects.toThrow(
       /role "root" is not one of admin, member, reader/,
     );
