@@ -47,7 +47,13 @@ export async function startTestServer(
   const own = dir ?? mkdtempSync(join(tmpdir(), 'sgflow-api-'));
   const db = join(own, 'sgflow.db');
   const base: ServerOptions = { db, listen: '127.0.0.1:0', logger: false, ...opts };
-  let server = await startServer(base);
+  let server: RunningServer;
+  try {
+    server = await startServer(base);
+  } catch (err) {
+    if (!dir) rmSync(own, { recursive: true, force: true });
+    throw err;
+  }
   const raw = async (
     method: string,
     path: string,
