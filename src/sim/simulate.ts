@@ -390,6 +390,18 @@ function swapWithCtTuple(key: FlowKey): void {
   }
 }
 
+/** Indexes are pure functions of the (immutable) flow array: build each once. */
+const INDEXES = new WeakMap<readonly Flow[], TableIndex>();
+
+function indexOf(flows: readonly Flow[]): TableIndex {
+  let index = INDEXES.get(flows);
+  if (!index) {
+    index = new TableIndex(flows);
+    INDEXES.set(flows, index);
+  }
+  return index;
+}
+
 /**
  * Runs `key` (entering on `inPort`) through `flows` from table `startTable` (default 0),
  * updating `state` (conntrack, learned flows).
@@ -401,7 +413,8 @@ export function simulate(
   key: FlowKey,
   startTable = 0,
 ): SimResult {
-  const index = new TableIndex(state.learned.length === 0 ? flows : [...flows, ...state.learned]);
+  const index =
+    state.learned.length === 0 ? indexOf(flows) : new TableIndex([...flows, ...state.learned]);
   const run: Run = {
     index,
     state,
