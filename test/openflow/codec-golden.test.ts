@@ -12,49 +12,7 @@ import { startFakeSwitch, ofpPrint, type FakeSwitch } from './fake-switch.js';
 import { parseFlow, formatMatch, formatActions } from '../../src/openflow/text.js';
 import { decodeMessage, encodeMessage, type OfMessage } from '../../src/openflow/wire/messages.js';
 import type { Flow } from '../../src/openflow/ir.js';
-
-/** Every match field and action of the IR, in flows ovs-ofctl accepts. */
-const FLOWS = [
-  'table=0,priority=0,cookie=0x0 actions=drop',
-  'table=3,priority=100,cookie=0x1234,reg5=0x1,ct_state=+trk-inv,ip,ct_nw_src=10.0.0.0/8 actions=conjunction(12,1/3)',
-  'table=1,priority=5,in_port=3,dl_src=00:11:22:33:44:55,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00 actions=resubmit(,2)',
-  'table=1,priority=5,in_port=LOCAL,vlan_tci=0x1005/0x1fff actions=pop_vlan,output:4',
-  'table=1,priority=5,dl_vlan=7,dl_vlan_pcp=3 actions=NORMAL',
-  'table=1,priority=5,vlan_tci=0x0000/0x1fff actions=push_vlan:0x8100,set_field:0x1005->vlan_tci,output:1',
-  'table=2,priority=9,arp,arp_op=1,arp_spa=10.0.0.1,arp_tpa=10.0.0.0/24,arp_sha=00:11:22:33:44:55,arp_tha=00:00:00:00:00:00 actions=goto_table:3',
-  'table=2,priority=9,ip,nw_src=10.0.0.1,nw_dst=192.168.0.0/255.255.0.255,nw_tos=8,nw_ttl=64,ip_frag=no actions=goto_table:3',
-  'table=2,priority=9,ipv6,ipv6_src=fe80::1,ipv6_dst=2001:db8::/32,ipv6_label=0x12345 actions=output:2',
-  'table=2,priority=9,ip,nw_frag=later actions=drop',
-  'table=2,priority=9,ip,nw_frag=not_later actions=drop',
-  'table=2,priority=9,ipv6,nw_proto=99,nw_frag=yes actions=drop',
-  'table=4,priority=10,tcp,tp_src=1024/0xfc00,tp_dst=80,tcp_flags=+syn-ack actions=IN_PORT',
-  'table=4,priority=10,tcp6,tp_dst=443,tcp_flags=-syn+ack actions=output:5',
-  'table=4,priority=10,udp,tp_src=68,tp_dst=67 actions=LOCAL',
-  'table=4,priority=10,udp6,tp_src=546,tp_dst=547 actions=CONTROLLER:128',
-  'table=4,priority=10,sctp,tp_src=1,tp_dst=0x10/0xfff0 actions=drop',
-  'table=4,priority=10,sctp6,tp_dst=9 actions=drop',
-  'table=4,priority=10,icmp,icmp_type=8,icmp_code=0 actions=controller(userdata=01.02.03,max_len=128)',
-  'table=4,priority=10,icmp6,icmp_type=135,icmp_code=0,nd_target=fe80::1,nd_sll=00:11:22:33:44:55 actions=controller(reason=no_match,id=3)',
-  'table=4,priority=10,icmp6,icmp_type=136,nd_target=fe80::/64,nd_tll=00:11:22:33:44:55/ff:ff:ff:00:00:00 actions=controller(reason=invalid_ttl,pause,meter_id=4)',
-  'table=5,priority=20,metadata=0x5/0xff,tun_id=0x99 actions=controller',
-  'table=5,priority=20,reg0=0x1,reg1=0x2/0xf,reg2=0x3,reg7=0x7,reg14=0x14,reg15=0x15 actions=load:0x1->NXM_NX_REG0[0..3],set_field:0x5->reg2,set_field:0xffff->reg9',
-  'table=5,priority=20,ct_state=-new+est-rel+rpl-inv+trk,ct_zone=3,ct_mark=0x5/0xf,ct_label=0x1/0xff actions=ct_clear',
-  'table=5,priority=20,ct_state=+trk-inv,tcp,ct_nw_src=1.2.3.0/24,ct_nw_dst=1.2.3.4,ct_nw_proto=6,ct_tp_src=5/0xfff0,ct_tp_dst=80 actions=resubmit:3',
-  'table=5,priority=20,ct_state=+est+trk,ipv6,ct_ipv6_src=fe80::/64,ct_ipv6_dst=2001:db8::1,ct_nw_proto=17,ct_tp_dst=53 actions=resubmit(4,5)',
-  'table=5,priority=20,conj_id=7,ip actions=resubmit(,9)',
-  'table=6,priority=30,ip actions=move:NXM_OF_IP_SRC[]->NXM_NX_REG3[],move:NXM_NX_REG5[0..15]->NXM_NX_REG6[16..31],output:NXM_NX_REG5[0..15]',
-  'table=6,priority=30,tcp actions=set_field:1.2.3.4->ip_src,set_field:00:11:22:33:44:55->eth_dst,set_field:8080->tcp_dst,ct(commit,exec(set_field:0x1/0x1->ct_mark,set_field:0x5->ct_label))',
-  'table=6,priority=30,ip actions=ct(commit,zone=NXM_NX_REG5[0..15],table=2,exec(load:0x1->NXM_NX_CT_MARK[]))',
-  'table=6,priority=30,ip actions=ct(zone=5,table=7)',
-  'table=6,priority=30,ip actions=ct(table=7)',
-  'table=6,priority=30,tcp actions=ct(commit,force,alg=ftp)',
-  'table=7,priority=40,ip actions=learn(table=10,idle_timeout=10,hard_timeout=20,fin_idle_timeout=5,fin_hard_timeout=6,priority=7,cookie=0x55,eth_type=0x800,NXM_OF_IP_SRC[]=NXM_OF_IP_DST[],NXM_OF_IP_DST[],ip_proto=6,load:0x1->NXM_NX_REG0[0..3],load:NXM_NX_REG1[]->NXM_NX_REG2[],output:NXM_OF_IN_PORT[])',
-  'table=7,priority=40 actions=learn(table=1,delete_learned,send_flow_rem,limit=10,NXM_NX_REG0[0..7]=NXM_NX_REG1[8..15],reg2=5,NXM_NX_REG3[3]=1)',
-  'table=7,priority=40 actions=learn(table=1)',
-  'table=8,priority=50 actions=meter:3,note:01.02.03,clone(output:3,ct_clear),output:4',
-  'table=8,priority=50,idle_timeout=10,hard_timeout=20,send_flow_rem,check_overlap,reset_counts,no_packet_counts,no_byte_counts,in_port=1 actions=FLOOD,ALL',
-  'table=9,priority=65535,cookie=0xffffffffffffffff,ct_state=new|trk,udp6,tp_dst=547 actions=drop',
-];
+import { FLOWS } from './flows.js';
 
 let sw: FakeSwitch;
 let dir: string;
