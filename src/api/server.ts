@@ -12,6 +12,7 @@ import { makeAuthenticator, type AuthOptions } from './auth.js';
 import { defaultDeps, type App, type Quotas } from './deps.js';
 import { renderError } from './errors.js';
 import './fastify-types.js';
+import { MethodIndex } from './methods.js';
 import { OpenApiCollector } from './openapi.js';
 import { addressGroupRoutes } from './routes/address-groups.js';
 import { discoveryRoutes } from './routes/discovery.js';
@@ -50,7 +51,9 @@ export function buildApp(opts: AppOptions): App {
   const deps = defaultDeps(opts.store, opts.quotas);
   const authenticate = makeAuthenticator(opts.auth ?? { mode: 'noauth' });
   const openapi = new OpenApiCollector();
+  const methods = new MethodIndex();
   app.addHook('onRoute', openapi.onRoute);
+  app.addHook('onRoute', methods.onRoute);
 
   app.addHook('onSend', (req, reply, payload, done) => {
     void reply.header('x-openstack-request-id', req.id);
@@ -74,10 +77,13 @@ export function buildApp(opts: AppOptions): App {
     return reply.code(r.status).send(r.body);
   });
   app.setNotFoundHandler((req, reply) => {
-    const e = new SgflowError('RESOURCE_NOT_FOUND', {
-      method: req.method,
-      url: req.url.split('?')[0]!,
-    });
+    const path = req.url.split('?')[0]!;
+    const allowed = methods.allowed(path);
+    const e =
+      allowed.length > 0
+        ? new SgflowError('METHOD_NOT_ALLOWED', { method: req.method, allowed: allowed.join(', ') })
+        : new SgflowError('RESOURCE_NOT_FOUND', { method: req.method, url: path });
+    if (allowed.length > 0) void reply.header('allow', allowed.join(', '));
     return reply
       .code(e.status)
       .send({ NeutronError: { type: e.type, message: e.message, detail: '' } });

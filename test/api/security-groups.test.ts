@@ -59,6 +59,16 @@ describe('discovery', () => {
     expect(doc.body.paths['/v2.0/address-groups/{id}/add_addresses'].put).toBeDefined();
   });
 
+  it('answers a known path asked with another method with 405 and Allow', async () => {
+    const r = await t.call('PATCH', '/v2.0/security-groups/abc', { security_group: {} });
+    expect(r.status).toBe(405);
+    expect(r.body.NeutronError.type).toBe('HTTPMethodNotAllowed');
+    expect(r.headers.get('allow')).toBe('DELETE, GET, HEAD, PUT');
+    expect((await t.call('DELETE', '/v2.0/security-groups')).headers.get('allow')).toBe(
+      'GET, HEAD, POST',
+    );
+  });
+
   it('answers unknown paths with a NeutronError 404', async () => {
     const r = await t.call('GET', '/v2.0/routers');
     expect(r.status).toBe(404);
