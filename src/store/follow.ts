@@ -34,15 +34,16 @@ export function followWatch(
         failure = err;
         notify();
       },
+      onClose: () => finish(),
     },
   );
-  const finish = (): void => {
+  function finish(): void {
     if (done) return;
     done = true;
     watcher.close();
     opts.signal?.removeEventListener('abort', finish);
     notify();
-  };
+  }
   if (opts.signal?.aborted) finish();
   else opts.signal?.addEventListener('abort', finish);
 

@@ -206,6 +206,7 @@ interface WatchState {
   delivered: number;
   onChanges: ChangeListener;
   onError: ((err: Error) => void) | undefined;
+  onClose: (() => void) | undefined;
   closed: boolean;
 }
 
@@ -355,6 +356,7 @@ export class SqliteStore implements Store {
       delivered: fromRevision,
       onChanges,
       onError: opts.onError,
+      onClose: opts.onClose,
       closed: false,
     };
     this.watchers.add(state);
@@ -389,11 +391,13 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     await this.queue;
     this.closed = true;
-    for (const w of this.watchers) w.closed = true;
+    const live = [...this.watchers];
+    for (const w of live) w.closed = true;
     this.watchers.clear();
     this.stopPolling();
     if (this.readerDb !== this.writer) this.readerDb.close();
     this.writer.close();
+    for (const w of live) w.onClose?.();
   }
 
   /** Delivers to one watcher every stored change it has not seen, batch by batch. */

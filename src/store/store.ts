@@ -59,6 +59,8 @@ export interface Watcher {
 export interface WatchOptions {
   /** A watcher that falls behind the compaction point, or whose backend fails, ends here. */
   onError?: (err: Error) => void;
+  /** Called when the store closes under a live watch (no more changes will come). */
+  onClose?: () => void;
 }
 
 export interface FollowOptions {

@@ -213,6 +213,17 @@ describe('SqliteStore', () => {
     expect(got).toEqual(['a', 'b', 'c']);
   });
 
+  it('ends followers and tells watchers when the store closes', async () => {
+    const s = open();
+    let closed = false;
+    s.watch(0, () => undefined, { onClose: () => (closed = true) });
+    const it = s.follow(0);
+    const pending = it.next();
+    await s.close();
+    expect(await pending).toEqual({ value: undefined, done: true });
+    expect(closed).toBe(true);
+  });
+
   it('compaction forgets old changes and makes asking for them an error', async () => {
     const s = open();
     for (const id of ['a', 'b', 'c'])
