@@ -688,14 +688,27 @@ export function fieldByName(name: string): FieldDef | undefined {
   return BY_TEXT_NAME.get(name.toLowerCase());
 }
 
+const FULL_MASKS = new Map<FieldName, bigint>(
+  FIELD_TABLE.map((f) => [f.name, (1n << BigInt(f.bits)) - 1n]),
+);
+
 /** All bits of a field set. */
 export function fullMask(f: FieldDef): bigint {
-  return (1n << BigInt(f.bits)) - 1n;
+  return FULL_MASKS.get(f.name)!;
 }
 
 /** The effective mask of a field match (absent = all bits). */
 export function maskOf(f: FieldDef, m: FieldMatch): bigint {
   return m.mask ?? fullMask(f);
+}
+
+/** The fields `m` constrains, in wire (table) order; throws nothing, ignores unknown keys. */
+export function presentFields(m: Match): FieldName[] {
+  const out: FieldName[] = [];
+  for (const k in m) {
+    if (m[k as FieldName] !== undefined && k in WIRE_RANK) out.push(k as FieldName);
+  }
+  return out.sort((a, b) => WIRE_RANK[a] - WIRE_RANK[b]);
 }
 
 export const EthType = { IPV4: 0x0800n, ARP: 0x0806n, RARP: 0x8035n, IPV6: 0x86ddn } as const;
@@ -790,8 +803,9 @@ export function describePrerequisite(p: Prerequisite): string {
 /** Fields of `m` whose prerequisites `m` does not meet, with what they need. */
 export function unmetPrerequisites(m: Match): { field: FieldName; needs: string }[] {
   const out: { field: FieldName; needs: string }[] = [];
-  for (const f of FIELD_TABLE) {
-    if (m[f.name] !== undefined && !prerequisiteMet(f.prereq, m)) {
+  for (const name of presentFields(m)) {
+    const f = FIELDS[name];
+    if (f.prereq !== 'none' && !prerequisiteMet(f.prereq, m)) {
       out.push({ field: f.name, needs: describePrerequisite(f.prereq) });
     }
   }

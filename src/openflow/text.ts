@@ -26,6 +26,7 @@ import {
   IpProto,
   fieldByName,
   fullMask,
+  presentFields,
   unmetPrerequisites,
   type FieldDef,
 } from './fields.js';
@@ -123,19 +124,23 @@ export function canonicalFieldMatch(f: FieldDef, m: FieldMatch): FieldMatch | un
 /** The match with every field in canonical form (see canonicalFieldMatch). */
 export function canonicalMatch(m: Match): Match {
   const out: Partial<Record<FieldName, FieldMatch>> = {};
-  for (const f of FIELD_TABLE) {
-    const fm = m[f.name];
-    if (fm === undefined) continue;
-    const c = canonicalFieldMatch(f, fm);
-    if (c) out[f.name] = c;
+  for (const name of presentFields(m)) {
+    const c = canonicalFieldMatch(FIELDS[name], m[name]!);
+    if (c) out[name] = c;
   }
   return out;
 }
 
 /** Throws a FlowError naming the field if `m` has a value too wide, a mask on an unmaskable field, or unmet prerequisites. */
 export function validateMatch(m: Match): void {
-  for (const f of FIELD_TABLE) {
-    const fm = m[f.name];
+  for (const k in m) {
+    const f = FIELDS[k as FieldName] as FieldDef | undefined;
+    if (f === undefined)
+      throw invalidFlow(
+        k,
+        `unknown match field; fields are ${FIELD_TABLE.map((x) => x.name).join(', ')}`,
+      );
+    const fm = m[k as FieldName];
     if (fm === undefined) continue;
     const full = fullMask(f);
     if (fm.value < 0n || fm.value > full) {

@@ -55,6 +55,16 @@ export class Writer {
   /** `v` as an unsigned big-endian number of `n` bytes. */
   uint(v: bigint, n: number): this {
     this.ensure(n);
+    if (n === 8) return this.u64(v);
+    if (n <= 6) {
+      let x = Number(v);
+      for (let i = n - 1; i >= 0; i--) {
+        this.buf[this.length + i] = x % 256;
+        x = Math.floor(x / 256);
+      }
+      this.length += n;
+      return this;
+    }
     for (let i = n - 1; i >= 0; i--) {
       this.buf[this.length + i] = Number(v & 0xffn);
       v >>= 8n;
@@ -91,8 +101,9 @@ export class Writer {
     this.view.setUint32(at, v >>> 0);
   }
 
+  /** The bytes written (a view: the writer must not be used afterwards). */
   finish(): Uint8Array {
-    return this.buf.slice(0, this.length);
+    return this.buf.subarray(0, this.length);
   }
 }
 

@@ -9,6 +9,7 @@ import {
   FIELD_TABLE,
   OxmClass,
   fullMask,
+  presentFields,
   type FieldDef,
   type OxmHeader,
 } from '../fields.js';
@@ -52,13 +53,15 @@ function put(
 export function encodeOxmFields(w: Writer, match: Match): void {
   validateMatch(match);
   const m = canonicalMatch(match);
-  for (const f of FIELD_TABLE) {
+  let regsDone = false;
+  for (const name of presentFields(m)) {
+    const f = FIELDS[name];
     if (f.name.startsWith('reg')) {
-      if (f.name === 'reg0') putXregs(w, m);
+      if (!regsDone) putXregs(w, m);
+      regsDone = true;
       continue;
     }
-    const fm = m[f.name];
-    if (fm === undefined) continue;
+    const fm = m[name]!;
     switch (f.name) {
       case 'in_port':
         put(w, f.oxm, 4, BigInt(port16to32(Number(fm.value))), undefined);
