@@ -71,6 +71,23 @@ function whereClause(where: Where | undefined): { sql: string; args: (string | n
   return { sql, args };
 }
 
+const statements = new WeakMap<Db, Map<string, Database.Statement>>();
+
+/** A prepared statement, compiled once per connection. */
+function stmt(db: Db, sql: string): Database.Statement {
+  let cache = statements.get(db);
+  if (!cache) {
+    cache = new Map();
+    statements.set(db, cache);
+  }
+  let st = cache.get(sql);
+  if (!st) {
+    st = db.prepare(sql);
+    cache.set(sql, st);
+  }
+  return st;
+}
+
 function applyMigrations(db: Db): void {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY,
@@ -105,17 +122,19 @@ class SqliteReader {
   constructor(protected readonly db: Db) {}
 
   getSync<K extends Kind>(kind: K, id: string): ResourceOf<K> | undefined {
-    const row = this.db
-      .prepare('SELECT value FROM resources WHERE kind = ? AND id = ?')
-      .get(kind, id) as { value: string } | undefined;
+    const row = stmt(this.db, 'SELECT value FROM resources WHERE kind = ? AND id = ?').get(
+      kind,
+      id,
+    ) as { value: string } | undefined;
     return row ? (JSON.parse(row.value) as ResourceOf<K>) : undefined;
   }
 
   listSync<K extends Kind>(kind: K, where?: Where): ResourceOf<K>[] {
     const w = whereClause(where);
-    const rows = this.db
-      .prepare(`SELECT value FROM resources WHERE kind = ?${w.sql} ORDER BY id`)
-      .all(kind, ...w.args) as { value: string }[];
+    const rows = stmt(
+      this.db,
+      `SELECT value FROM resources WHERE kind = ?${w.sql} ORDER BY id`,
+    ).all(kind, ...w.args) as { value: string }[];
     return rows.map((r) => JSON.parse(r.value) as ResourceOf<K>);
   }
 
@@ -171,27 +190,31 @@ class SqliteTx extends SqliteReader implements StoreTx {
     const id = value.id;
     if (typeof id !== 'string' || id === '') throw new Error('store: a value needs a string id');
     const json = JSON.stringify(value);
-    this.db
-      .prepare(
-        `INSERT INTO resources (kind, id, value, mod_revision) VALUES (?, ?, ?, ?)
+    stmt(
+      this.db,
+      `INSERT INTO resources (kind, id, value, mod_revision) VALUES (?, ?, ?, ?)
          ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, mod_revision = excluded.mod_revision`,
-      )
-      .run(kind, id, json, this.revision);
+    ).run(kind, id, json, this.revision);
     this.record(kind, id, 'put', json);
   }
 
   private deleteSync(kind: Kind, id: string): void {
     this.check();
-    const row = this.db
-      .prepare('DELETE FROM resources WHERE kind = ? AND id = ? RETURNING value')
-      .get(kind, id) as { value: string } | undefined;
+    const row = stmt(
+      this.db,
+      'DELETE FROM resources WHERE kind = ? AND id = ? RETURNING value',
+    ).get(kind, id) as { value: string } | undefined;
     if (row) this.record(kind, id, 'delete', row.value);
   }
 
   private record(kind: Kind, id: string, op: ChangeOp, json: string): void {
-    this.db
-      .prepare('INSERT INTO changes (revision, kind, id, op, value) VALUES (?, ?, ?, ?, ?)')
-      .run(this.revision, kind, id, op, json);
+    stmt(this.db, 'INSERT INTO changes (revision, kind, id, op, value) VALUES (?, ?, ?, ?, ?)').run(
+      this.revision,
+      kind,
+      id,
+      op,
+      json,
+    );
     this.changes.push({
       revision: this.revision,
       kind,
@@ -241,7 +264,7 @@ export class SqliteStore implements Store {
   }
 
   private meta(db: Db, key: 'revision' | 'compacted'): number {
-    const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: number };
+    const row = stmt(db, 'SELECT value FROM meta WHERE key = ?').get(key) as { value: number };
     return row.value;
   }
 
@@ -281,7 +304,7 @@ export class SqliteStore implements Store {
         const result = await fn(tx);
         tx.open = false;
         if (tx.changes.length > 0) {
-          this.writer.prepare("UPDATE meta SET value = ? WHERE key = 'revision'").run(tx.revision);
+          stmt(this.writer, "UPDATE meta SET value = ? WHERE key = 'revision'").run(tx.revision);
         }
         this.writer.exec('COMMIT');
         if (tx.changes.length > 0) this.notify();
@@ -327,11 +350,10 @@ export class SqliteStore implements Store {
     const read = this.readerDb.transaction((): Change[] => {
       const compacted = this.meta(this.readerDb, 'compacted');
       if (revision < compacted) throw new StoreCompactedError(revision, compacted);
-      const rows = this.readerDb
-        .prepare(
-          'SELECT revision, kind, id, op, value FROM changes WHERE revision > ? ORDER BY seq',
-        )
-        .all(revision) as ChangeRow[];
+      const rows = stmt(
+        this.readerDb,
+        'SELECT revision, kind, id, op, value FROM changes WHERE revision > ? ORDER BY seq',
+      ).all(revision) as ChangeRow[];
       return rows.map((r) => ({
         revision: r.revision,
         kind: r.kind as Kind,
