@@ -21,7 +21,7 @@ import type {
   SecurityGroupRule,
 } from '../../src/model/types.js';
 import type { FlowTable } from '../../src/openflow/ir.js';
-import { formatFlow } from '../../src/openflow/text.js';
+import { formatFlows } from '../../src/openflow/text.js';
 import { type OvsSandbox, startOvs } from '../support/ovs.js';
 import { addVm, type Vm } from '../support/vm.js';
 
@@ -101,7 +101,7 @@ let flowFileSeq = 0;
 /** Install a desired flow table into the bridge, replacing whatever is there, atomically. */
 export async function installFlows(ovs: OvsSandbox, flows: FlowTable): Promise<void> {
   const file = join(ovs.dir, `flows-${++flowFileSeq}.txt`);
-  writeFileSync(file, flows.map((f) => `${formatFlow(f)}\n`).join(''));
+  writeFileSync(file, formatFlows(flows));
   await ovs.ofctl('--bundle', 'replace-flows', ovs.mgmt, file);
 }
 

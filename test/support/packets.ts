@@ -5,7 +5,8 @@
  * connection, answers one the receiver opened, or is an ICMP error about one.
  */
 import fc from 'fast-check';
-import type { Packet } from '../../src/model/packet.js';
+import type { IpHeader, Packet } from '../../src/model/packet.js';
+import type { IpFamily } from '../../src/model/types.js';
 
 export const mac = (n: number): bigint => 0x020000000000n + BigInt(n);
 export const ip4 = (n: number): bigint => 0x0a000000n + BigInt(n);
@@ -114,8 +115,9 @@ export function packetOf(c: Case): Packet {
   }
   const src = srcIpOf(c, v6);
   const dst = c.dstMac === 'broadcast' && !v6 ? ip4(255) : v6 ? ip6(c.receiver) : ip4(c.receiver);
-  const ip = (proto: number) => ({
-    family: (v6 ? 6 : 4),
+  const family: IpFamily = v6 ? 6 : 4;
+  const ip = (proto: number): IpHeader => ({
+    family,
     src,
     dst,
     proto,
