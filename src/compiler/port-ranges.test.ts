@@ -9,8 +9,14 @@ import {
 } from './port-ranges.js';
 
 /** Every value in [0, 2^w) matched by the entries is in [min, max], and every such value is. */
-function coversExactly(entries: readonly ValueMask[], min: number, max: number, w: number): boolean {
-  for (let x = 0; x < 2 ** w; x++) if (matchesAny(entries, x) !== (x >= min && x <= max)) return false;
+function coversExactly(
+  entries: readonly ValueMask[],
+  min: number,
+  max: number,
+  w: number,
+): boolean {
+  for (let x = 0; x < 2 ** w; x++)
+    if (matchesAny(entries, x) !== (x >= min && x <= max)) return false;
   return true;
 }
 
@@ -32,7 +38,9 @@ function bruteForceOptimum(min: number, max: number, w: number): number {
       inside.push({ set, value, mask });
     }
   }
-  const maximal = inside.filter((a) => !inside.some((b) => b.set !== a.set && (a.set & b.set) === a.set));
+  const maximal = inside.filter(
+    (a) => !inside.some((b) => b.set !== a.set && (a.set & b.set) === a.set),
+  );
   let target = 0n;
   for (let x = min; x <= max; x++) target |= 1n << BigInt(x);
   const sets = [...new Set(maximal.map((m) => m.set))];
@@ -92,18 +100,22 @@ describe('portRangeToMasks', () => {
 
   it('16-bit ranges: exact cover, never more entries than prefix splitting', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 65535 }), fc.integer({ min: 0, max: 65535 }), (a, b) => {
-        const [min, max] = a <= b ? [a, b] : [b, a];
-        const got = portRangeToMasks(min, max);
-        expect(got.length).toBeLessThanOrEqual(prefixSplit(min, max).length);
-        // Exactness on the boundaries and a spread of points (the full scan is 65536 values).
-        const probes = [0, min - 1, min, min + 1, max - 1, max, max + 1, 65535];
-        for (let x = 0; x < 65536; x += 257) probes.push(x);
-        for (const x of probes) {
-          if (x < 0 || x > 65535) continue;
-          expect(matchesAny(got, x)).toBe(x >= min && x <= max);
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 65535 }),
+        fc.integer({ min: 0, max: 65535 }),
+        (a, b) => {
+          const [min, max] = a <= b ? [a, b] : [b, a];
+          const got = portRangeToMasks(min, max);
+          expect(got.length).toBeLessThanOrEqual(prefixSplit(min, max).length);
+          // Exactness on the boundaries and a spread of points (the full scan is 65536 values).
+          const probes = [0, min - 1, min, min + 1, max - 1, max, max + 1, 65535];
+          for (let x = 0; x < 65536; x += 257) probes.push(x);
+          for (const x of probes) {
+            if (x < 0 || x > 65535) continue;
+            expect(matchesAny(got, x)).toBe(x >= min && x <= max);
+          }
+        },
+      ),
       { numRuns: 150, seed: 20261121 },
     );
   });

@@ -157,7 +157,7 @@ function minimumCover(
     const acc = new Uint32Array(words);
     for (let i = 0; i < ps.length; i++) {
       const p = ps[i]!;
-      if (((x & p.mask) >>> 0) === p.value) acc[i >>> 5]! |= 1 << (i & 31);
+      if ((x & p.mask) >>> 0 === p.value) acc[i >>> 5]! |= 1 << (i & 31);
     }
     const key = acc.join(',');
     if (seen.has(key)) continue;
@@ -165,7 +165,9 @@ function minimumCover(
     classes.push(acc);
   }
   const lists = classes.map(bitList);
-  const order = classes.map((_, i) => i).sort((x, y) => lists[x]!.length - lists[y]!.length || x - y);
+  const order = classes
+    .map((_, i) => i)
+    .sort((x, y) => lists[x]!.length - lists[y]!.length || x - y);
   const cls = order.map((i) => classes[i]!);
   const clsPrimes = order.map((i) => lists[i]!);
   const primeClasses: number[][] = Array.from({ length: ps.length }, () => []);
@@ -289,5 +291,5 @@ export function isProvenMinimal(min: number, max: number, width = DEFAULT_WIDTH)
 
 /** True when `x` matches one of `entries` (helper for tests and the naive count). */
 export function matchesAny(entries: readonly ValueMask[], x: number): boolean {
-  return entries.some((e) => ((x & e.mask) >>> 0) === e.value);
+  return entries.some((e) => (x & e.mask) >>> 0 === e.value);
 }

@@ -123,6 +123,16 @@ export const ERRORS = {
     type: 'Conflict',
     message: '{kind} {id} is defined twice.',
   },
+  MODE_NOT_SUPPORTED: {
+    status: 400,
+    type: 'HTTPBadRequest',
+    message: 'Enforcement mode {mode} is not supported yet (field {field}); supported now: {supported}.',
+  },
+  INVALID_LOCAL_PORTS: {
+    status: 400,
+    type: 'HTTPBadRequest',
+    message: 'Invalid input for {field}. Reason: {reason}.',
+  },
   POLICY_FILE: {
     status: 400,
     type: 'PolicyFileInvalid',

@@ -1,0 +1,74 @@
+/**
+ * Table Classify: where a packet came from decides its registers.
+ *
+ * - A local port: reg5 := its port key (ofport), reg6 := its network key, reg0 := its egress
+ *   flags; then egress port security, or straight to Forward when port security is off.
+ * - The uplink: by VLAN tag (or no tag, for the one untagged network) → reg6, FromUplink,
+ *   tag popped → Forward (the uplink side skips the egress half).
+ * - Anything else is dropped.
+ */
+import { EtherType } from '../model/port-security.js';
+import type { Action } from '../openflow/ir.js';
+import {
+  egressFlags,
+  gotoTable,
+  PIPELINE,
+  portOrigin,
+  setReg,
+  type CompileContext,
+} from './context.js';
+import { exact, masked } from './emit.js';
+import { Flag, Priority, Reg } from './tables.js';
+
+const VLAN_PRESENT = 0x1000;
+const VLAN_VID_MASK = 0x0fff;
+
+export function compileClassify(ctx: CompileContext): void {
+  const { t, sink } = ctx;
+  for (const l of ctx.locals) {
+    const next = l.port.portSecurity ? t.EgressPortSecurity : t.Forward;
+    sink.add(
+      t.Classify,
+      Priority.Specific,
+      { in_port: exact(l.ofport) },
+      [
+        setReg(Reg.PortKey, l.ofport),
+        setReg(Reg.Network, l.networkKey),
+        setReg(Reg.Flags, egressFlags(l)),
+        gotoTable(next),
+      ],
+      portOrigin(l),
+    );
+  }
+  if (ctx.uplink !== null) {
+    for (const [networkId, vlan] of ctx.uplinkVlan) {
+      const key = ctx.networkKeys.get(networkId)!;
+      const actions: Action[] = [];
+      const match =
+        vlan === null
+          ? { in_port: exact(ctx.uplink), vlan_tci: masked(0, VLAN_PRESENT) }
+          : {
+              in_port: exact(ctx.uplink),
+              vlan_tci: masked(VLAN_PRESENT | vlan, VLAN_PRESENT | VLAN_VID_MASK),
+            };
+      if (vlan !== null) actions.push({ type: 'pop_vlan' });
+      actions.push(
+        setReg(Reg.Network, key),
+        setReg(Reg.Flags, Flag.FromUplink),
+        gotoTable(ctx.t.Forward),
+      );
+      sink.add(t.Classify, Priority.Specific, match, actions, { kind: 'network', networkId });
+    }
+  }
+  sink.add(t.Classify, Priority.Drop, {}, [], PIPELINE);
+}
+
+/** The actions that send a packet out of the uplink on a network (tag pushed if it has one). */
+export function uplinkOutput(vlan: number | null, uplink: number): Action[] {
+  if (vlan === null) return [{ type: 'output', port: uplink }];
+  return [
+    { type: 'push_vlan', ethertype: EtherType.VLAN },
+    { type: 'set_field', field: 'vlan_tci', value: BigInt(VLAN_PRESENT | vlan) },
+    { type: 'output', port: uplink },
+  ];
+}

@@ -1,0 +1,177 @@
+/**
+ * How stages hand flows to the assembler: each stage adds `Emitted` flows (content plus the
+ * policy object behind it) to a `FlowSink`; `finishTable` merges flows with equal (table,
+ * priority, match), sorts them canonically and assigns cookies.
+ *
+ * Invariants: the output is a function of the set of emitted flows, not of the order stages
+ * emitted them in; two flows with equal (table, priority, match) always become one — with the
+ * union of their conjunction actions, or their shared action and a cookie naming all their
+ * rules. Anything else (same match, different real actions) is a compiler bug and throws.
+ */
+import {
+  FIELD_NAMES,
+  type Action,
+  type FieldMatch,
+  type Flow,
+  type Match,
+} from '../openflow/ir.js';
+import { Cookie, ruleCookie, type CookieOrigin } from './cookie.js';
+
+export interface Emitted {
+  readonly table: number;
+  readonly priority: number;
+  readonly match: Match;
+  readonly actions: readonly Action[];
+  readonly origin: CookieOrigin;
+}
+
+export class FlowSink {
+  readonly items: Emitted[] = [];
+
+  add(
+    table: number,
+    priority: number,
+    match: Match,
+    actions: readonly Action[],
+    origin: CookieOrigin,
+  ): void {
+    this.items.push({ table, priority, match, actions, origin });
+  }
+}
+
+/** Exact match on a value. */
+export function exact(value: number | bigint): FieldMatch {
+  return { value: BigInt(value) };
+}
+
+/** Masked match (value bits outside the mask must be 0). */
+export function masked(value: number | bigint, mask: number | bigint): FieldMatch {
+  const m = BigInt(mask);
+  return { value: BigInt(value) & m, mask: m };
+}
+
+/** Canonical text of a match: fields in FIELD_NAMES order, `name=value/mask` in hex. */
+export function matchKey(match: Match): string {
+  const parts: string[] = [];
+  for (const name of FIELD_NAMES) {
+    const f = match[name];
+    if (!f) continue;
+    parts.push(
+      f.mask === undefined
+        ? `${name}=${f.value.toString(16)}`
+        : `${name}=${f.value.toString(16)}/${f.mask.toString(16)}`,
+    );
+  }
+  return parts.join(',');
+}
+
+/** Canonical text of actions (stable JSON with bigints and byte arrays as hex). */
+export function actionsKey(actions: readonly Action[]): string {
+  return JSON.stringify(actions, (_k, v: unknown) => {
+    if (typeof v === 'bigint') return `0x${v.toString(16)}`;
+    if (v instanceof Uint8Array) return Buffer_hex(v);
+    return v;
+  });
+}
+
+function Buffer_hex(bytes: Uint8Array): string {
+  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+export function cookieOf(origin: CookieOrigin): bigint {
+  switch (origin.kind) {
+    case 'port':
+      return Cookie.forPort(origin.portId);
+    case 'group':
+      return Cookie.forGroup(origin.groupId);
+    case 'rule':
+      return Cookie.forRule(origin.ruleId);
+    case 'rules':
+      return Cookie.forRules(origin.ruleIds);
+    case 'network':
+      return Cookie.forNetwork(origin.networkId);
+    case 'pipeline':
+      return Cookie.pipeline;
+  }
+}
+
+function ruleIdsOf(origin: CookieOrigin): string[] | null {
+  if (origin.kind === 'rule') return [origin.ruleId];
+  if (origin.kind === 'rules') return [...origin.ruleIds];
+  return null;
+}
+
+function mergeOrigins(origins: readonly CookieOrigin[], where: string): CookieOrigin {
+  const first = origins[0]!;
+  const firstKey = JSON.stringify(first);
+  if (origins.every((o) => JSON.stringify(o) === firstKey)) return first;
+  const ids: string[] = [];
+  for (const o of origins) {
+    const r = ruleIdsOf(o);
+    if (!r) throw new Error(`sgflow compiler bug: flows of different origins share ${where}`);
+    ids.push(...r);
+  }
+  return ruleCookie(ids).origin;
+}
+
+const isConjunctionOnly = (a: readonly Action[]): boolean =>
+  a.length > 0 && a.every((x) => x.type === 'conjunction');
+
+/** Merge equal flows, sort canonically (table, priority desc, match), assign cookies. */
+export function finishTable(items: readonly Emitted[]): {
+  flows: Flow[];
+  cookies: Map<bigint, CookieOrigin>;
+} {
+  const groups = new Map<
+    string,
+    { table: number; priority: number; match: Match; key: string; items: Emitted[] }
+  >();
+  for (const it of items) {
+    const mk = matchKey(it.match);
+    const k = `${it.table}|${it.priority}|${mk}`;
+    let g = groups.get(k);
+    if (!g) {
+      g = { table: it.table, priority: it.priority, match: it.match, key: mk, items: [] };
+      groups.set(k, g);
+    }
+    g.items.push(it);
+  }
+  const out: { flow: Flow; key: string }[] = [];
+  const cookies = new Map<bigint, CookieOrigin>();
+  for (const g of groups.values()) {
+    const where = `table ${g.table} priority ${g.priority} match ${g.key}`;
+    let actions: readonly Action[];
+    if (g.items.every((i) => isConjunctionOnly(i.actions))) {
+      const byKey = new Map<string, Action>();
+      for (const i of g.items) for (const a of i.actions) byKey.set(actionsKey([a]), a);
+      actions = [...byKey.values()].sort((a, b) =>
+        a.type === 'conjunction' && b.type === 'conjunction'
+          ? a.id - b.id || a.clause - b.clause
+          : 0,
+      );
+    } else {
+      const ak = actionsKey(g.items[0]!.actions);
+      if (!g.items.every((i) => actionsKey(i.actions) === ak)) {
+        throw new Error(`sgflow compiler bug: different actions for ${where}`);
+      }
+      actions = g.items[0]!.actions;
+    }
+    const origin = mergeOrigins(
+      g.items.map((i) => i.origin),
+      where,
+    );
+    const cookie = cookieOf(origin);
+    cookies.set(cookie, origin);
+    out.push({
+      flow: { table: g.table, priority: g.priority, cookie, match: g.match, actions },
+      key: g.key,
+    });
+  }
+  out.sort(
+    (a, b) =>
+      a.flow.table - b.flow.table ||
+      b.flow.priority - a.flow.priority ||
+      (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+  );
+  return { flows: out.map((o) => o.flow), cookies };
+}

@@ -1,0 +1,385 @@
+/**
+ * Security-group rules → conjunctive keys (docs/pipeline.md, "Rules", "Conjunctions").
+ *
+ * Rules of one group that share (direction, ethertype, remote spec, form) form one key; its
+ * dimensions are the ports that have the group (reg5), the remote CIDRs, and the services
+ * (protocol + ports/ICMP type-code, the union over the key's rules). A rule whose destination
+ * × source port masks outnumber their sum gets a key of its own with the two port dimensions
+ * apart. conjunction.ts turns keys into flows.
+ *
+ * Forms: stateful rules judge the connection's original tuple (ct_*); stateless rules, and
+ * SCTP port rules of stateful groups, judge the packet's own header (SCTP in forward form when
+ * Reply is clear, reverse form when set). DCCP and UDP-Lite port rules cannot be matched by
+ * OVS: packets that pass every other dimension are punted to the controller, below every
+ * allow flow, never widened into an allow.
+ */
+import { compareCidr } from '../model/addr.js';
+import type {
+  Cidr,
+  IpFamily,
+  NormalizedGroup,
+  NormalizedRule,
+  RemoteSpec,
+} from '../model/types.js';
+import { IpProto } from '../model/types.js';
+import {
+  CtState,
+  type Action,
+  type FieldMatch,
+  type FieldName,
+  type Match,
+} from '../openflow/ir.js';
+import type { CompileContext, LocalPortInfo } from './context.js';
+import { ruleCookie } from './cookie.js';
+import { exact, masked } from './emit.js';
+import { portRangeToMasks } from './port-ranges.js';
+import { cidrMatch } from './port-security.js';
+import { Flag, Priority, Reg } from './tables.js';
+import { EtherType } from '../model/port-security.js';
+
+/** One value of a dimension: the fields it adds, and the rules it stands for. */
+export interface DimValue {
+  readonly match: Match;
+  readonly ruleIds: readonly string[];
+}
+
+export interface ConjunctiveKey {
+  /** Canonical text of the key; conjunction ids and priorities hash it. */
+  readonly id: string;
+  readonly table: number;
+  readonly ruleIds: readonly string[];
+  /** Fields every flow of the key carries. */
+  readonly constant: Match;
+  /** Dimensions; an empty one means the key matches nothing (e.g. an empty remote group). */
+  readonly dims: readonly (readonly DimValue[])[];
+}
+
+type Form = 'ct' | 'packet' | 'sctp-forward' | 'sctp-reverse';
+
+const TRACKED_VALID = masked(CtState.TRK, CtState.TRK | CtState.INV);
+const ICMP_BYTE = 0xff;
+
+const PORT_FIELDS: Readonly<Record<number, { src: FieldName; dst: FieldName }>> = {
+  [IpProto.TCP]: { src: 'tcp_src', dst: 'tcp_dst' },
+  [IpProto.UDP]: { src: 'udp_src', dst: 'udp_dst' },
+  [IpProto.SCTP]: { src: 'sctp_src', dst: 'sctp_dst' },
+};
+
+const UNMATCHABLE_PORT_PROTOCOLS: ReadonlySet<number> = new Set([IpProto.DCCP, IpProto.UDPLITE]);
+
+function familyOf(rule: NormalizedRule): IpFamily {
+  return rule.ethertype === 'IPv4' ? 4 : 6;
+}
+
+function remoteKey(r: RemoteSpec): string {
+  switch (r.kind) {
+    case 'any':
+      return 'any';
+    case 'prefix':
+      return `prefix=${r.cidr.addr.toString(16)}/${r.cidr.prefix}`;
+    case 'group':
+      return `group=${r.groupId}`;
+    case 'addressGroup':
+      return `address-group=${r.addressGroupId}`;
+  }
+}
+
+/** The field holding the remote address: the original direction's source for ingress rules. */
+function remoteField(form: Form, ingress: boolean, family: IpFamily): FieldName {
+  const srcSide = form === 'sctp-reverse' ? !ingress : ingress;
+  if (form === 'ct') {
+    if (family === 4) return srcSide ? 'ct_nw_src' : 'ct_nw_dst';
+    return srcSide ? 'ct_ipv6_src' : 'ct_ipv6_dst';
+  }
+  if (family === 4) return srcSide ? 'ip_src' : 'ip_dst';
+  return srcSide ? 'ipv6_src' : 'ipv6_dst';
+}
+
+/** CIDRs with those inside another removed (same addresses matched, fewer flows). */
+export function pruneCidrs(cidrs: readonly Cidr[]): Cidr[] {
+  const sorted = [...cidrs].sort(compareCidr);
+  const out: Cidr[] = [];
+  for (const c of sorted) {
+    const last = out[out.length - 1];
+    if (last && last.family === c.family && last.prefix <= c.prefix) {
+      const bits = BigInt(c.family === 4 ? 32 : 128);
+      const shift = bits - BigInt(last.prefix);
+      if (c.addr >> shift === last.addr >> shift) continue;
+    }
+    out.push(c);
+  }
+  return out;
+}
+
+/** Memoised remote CIDRs per (spec, family): remote groups expand to members' addresses. */
+class RemoteResolver {
+  private readonly memo = new Map<string, Cidr[]>();
+  private membersByGroup: Map<string, Cidr[]> | null = null;
+  constructor(private readonly ctx: CompileContext) {}
+
+  cidrs(r: RemoteSpec, family: IpFamily): Cidr[] {
+    const k = `${remoteKey(r)}|${family}`;
+    let v = this.memo.get(k);
+    if (!v) {
+      v = pruneCidrs(this.raw(r).filter((c) => c.family === family));
+      this.memo.set(k, v);
+    }
+    return v;
+  }
+
+  private raw(r: RemoteSpec): Cidr[] {
+    switch (r.kind) {
+      case 'any':
+        return [
+          { family: 4, addr: 0n, prefix: 0 },
+          { family: 6, addr: 0n, prefix: 0 },
+        ];
+      case 'prefix':
+        return [r.cidr];
+      case 'addressGroup':
+        return [...(this.ctx.policy.addressGroups.get(r.addressGroupId) ?? [])];
+      case 'group': {
+        if (!this.membersByGroup) {
+          const m = new Map<string, Cidr[]>();
+          for (const p of this.ctx.policy.ports.values()) {
+            for (const g of p.groupIds) {
+              let list = m.get(g);
+              if (!list) m.set(g, (list = []));
+              for (const b of p.addresses) list.push(b.cidr);
+            }
+          }
+          this.membersByGroup = m;
+        }
+        return this.membersByGroup.get(r.groupId) ?? [];
+      }
+    }
+  }
+}
+
+function portMasks(field: FieldName, min: number, max: number): Match[] {
+  return portRangeToMasks(min, max).map((e) =>
+    e.mask === 0 ? {} : { [field]: e.mask === 0xffff ? exact(e.value) : masked(e.value, e.mask) },
+  );
+}
+
+interface Services {
+  /** One dimension of services, or two (dst, src) for a rule that gets its own key. */
+  readonly dims: Match[][];
+}
+
+/** The service values of a rule in a form (protocol + ports / ICMP type and code). */
+function servicesOf(rule: NormalizedRule, form: Form): Services {
+  const p = rule.protocol;
+  if (p === null) return { dims: [[{}]] };
+  const ct = form === 'ct';
+  const proto: Match = ct ? { ct_nw_proto: exact(p) } : { ip_proto: exact(p) };
+  if (p === IpProto.ICMP || p === IpProto.ICMPV6) {
+    const m: Record<string, FieldMatch> = { ...proto };
+    const [typeF, codeF]: FieldName[] = ct
+      ? ['ct_tp_src', 'ct_tp_dst']
+      : p === IpProto.ICMP
+        ? ['icmp_type', 'icmp_code']
+        : ['icmpv6_type', 'icmpv6_code'];
+    if (rule.icmpType !== null)
+      m[typeF!] = ct ? masked(rule.icmpType, ICMP_BYTE) : exact(rule.icmpType);
+    if (rule.icmpCode !== null)
+      m[codeF!] = ct ? masked(rule.icmpCode, ICMP_BYTE) : exact(rule.icmpCode);
+    return { dims: [[m]] };
+  }
+  if (!rule.dstPorts && !rule.srcPorts) return { dims: [[proto]] };
+  let fields: { src: FieldName; dst: FieldName };
+  if (ct) fields = { src: 'ct_tp_src', dst: 'ct_tp_dst' };
+  else if (form === 'sctp-reverse') fields = { src: 'sctp_dst', dst: 'sctp_src' };
+  else fields = PORT_FIELDS[p]!;
+  const dst = rule.dstPorts ? portMasks(fields.dst, rule.dstPorts.min, rule.dstPorts.max) : [{}];
+  const src = rule.srcPorts ? portMasks(fields.src, rule.srcPorts.min, rule.srcPorts.max) : [{}];
+  if (dst.length * src.length > dst.length + src.length) {
+    return { dims: [dst.map((d) => ({ ...proto, ...d })), src.map((s) => ({ ...proto, ...s }))] };
+  }
+  const out: Match[] = [];
+  for (const d of dst) for (const s of src) out.push({ ...proto, ...d, ...s });
+  return { dims: [out] };
+}
+
+function formsOf(rule: NormalizedRule, stateful: boolean): Form[] | 'punt' {
+  const hasPorts = rule.dstPorts !== null || rule.srcPorts !== null;
+  if (hasPorts && rule.protocol !== null && UNMATCHABLE_PORT_PROTOCOLS.has(rule.protocol))
+    return 'punt';
+  if (!stateful) return ['packet'];
+  if (hasPorts && rule.protocol === IpProto.SCTP) return ['sctp-forward', 'sctp-reverse'];
+  return ['ct'];
+}
+
+function constantOf(rule: NormalizedRule, form: Form): Match {
+  const m: Record<string, FieldMatch> = {
+    eth_type: exact(rule.ethertype === 'IPv4' ? EtherType.IPV4 : EtherType.IPV6),
+  };
+  if (form !== 'packet') m['ct_state'] = TRACKED_VALID;
+  if (form === 'sctp-forward') m[Reg.Flags] = masked(0, Flag.Reply);
+  if (form === 'sctp-reverse') m[Reg.Flags] = masked(Flag.Reply, Flag.Reply);
+  if (form === 'sctp-forward' || form === 'sctp-reverse') m['ip_proto'] = exact(IpProto.SCTP);
+  return m;
+}
+
+interface KeyBuilder {
+  id: string;
+  table: number;
+  constant: Match;
+  ruleIds: Set<string>;
+  portsDim: Match[];
+  remoteDim: Match[] | null;
+  /** Services by canonical text. */
+  services: Map<string, { match: Match; ruleIds: Set<string> }>;
+  /** For own-key rules: the dst and src dimensions. */
+  extraDims: Match[][] | null;
+}
+
+function svcKey(m: Match): string {
+  return Object.keys(m)
+    .sort()
+    .map((k) => {
+      const f = m[k as FieldName]!;
+      return `${k}=${f.value}/${f.mask ?? ''}`;
+    })
+    .join(',');
+}
+
+/** Rules of every group with local ports → keys; punt flows go straight to the sink. */
+export function compileRuleKeys(ctx: CompileContext): ConjunctiveKey[] {
+  const resolver = new RemoteResolver(ctx);
+  const portsByGroup = new Map<string, LocalPortInfo[]>();
+  for (const l of ctx.locals) {
+    if (!l.port.portSecurity) continue;
+    for (const g of l.port.groupIds) {
+      let list = portsByGroup.get(g);
+      if (!list) portsByGroup.set(g, (list = []));
+      list.push(l);
+    }
+  }
+  const keys = new Map<string, KeyBuilder>();
+  const groupIds = [...portsByGroup.keys()].sort();
+  for (const gid of groupIds) {
+    const group = ctx.policy.groups.get(gid);
+    if (!group) continue;
+    const ports = portsByGroup.get(gid)!;
+    const rules = [...group.rules].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    for (const rule of rules) addRule(ctx, resolver, keys, group, ports, rule);
+  }
+  return [...keys.values()].map(finishKey);
+}
+
+function addRule(
+  ctx: CompileContext,
+  resolver: RemoteResolver,
+  keys: Map<string, KeyBuilder>,
+  group: NormalizedGroup,
+  ports: readonly LocalPortInfo[],
+  rule: NormalizedRule,
+): void {
+  const ingress = rule.direction === 'ingress';
+  const table = ingress ? ctx.t.IngressRules : ctx.t.EgressRules;
+  const family = familyOf(rule);
+  const forms = formsOf(rule, group.stateful);
+  const cidrs = resolver.cidrs(rule.remote, family);
+  const portsDim: Match[] = ports.map((l) => ({ [Reg.PortKey]: exact(l.ofport) }));
+  if (forms === 'punt') {
+    emitPunts(ctx, rule, group.stateful ? 'ct' : 'packet', table, portsDim, cidrs, ingress, family);
+    return;
+  }
+  for (const form of forms) {
+    const field = remoteField(form, ingress, family);
+    const remoteDim = cidrs.some((c) => c.prefix === 0)
+      ? null
+      : cidrs.map((c) => ({ [field]: cidrMatch(c) }));
+    const services = servicesOf(rule, form);
+    const base = `${group.id}|${rule.direction}|${rule.ethertype}|${remoteKey(rule.remote)}|${form}`;
+    const own = services.dims.length > 1;
+    const id = own ? `${base}|rule=${rule.id}` : base;
+    let k = keys.get(id);
+    if (!k) {
+      k = {
+        id,
+        table,
+        constant: constantOf(rule, form),
+        ruleIds: new Set(),
+        portsDim,
+        remoteDim,
+        services: new Map(),
+        extraDims: own ? services.dims : null,
+      };
+      keys.set(id, k);
+    }
+    k.ruleIds.add(rule.id);
+    if (!own) {
+      for (const m of services.dims[0]!) {
+        const sk = svcKey(m);
+        let s = k.services.get(sk);
+        if (!s) k.services.set(sk, (s = { match: m, ruleIds: new Set() }));
+        s.ruleIds.add(rule.id);
+      }
+    }
+  }
+}
+
+function finishKey(k: KeyBuilder): ConjunctiveKey {
+  const ruleIds = [...k.ruleIds].sort();
+  const all = (ms: readonly Match[]): DimValue[] => ms.map((match) => ({ match, ruleIds }));
+  const dims: DimValue[][] = [all(k.portsDim)];
+  if (k.remoteDim) dims.push(all(k.remoteDim));
+  if (k.extraDims) {
+    for (const d of k.extraDims)
+      if (!(d.length === 1 && Object.keys(d[0]!).length === 0)) dims.push(all(d));
+  } else {
+    let svcs = [...k.services.values()];
+    // A service that matches everything, or a whole protocol, swallows the narrower ones.
+    const universal = svcs.find((s) => Object.keys(s.match).length === 0);
+    if (universal) svcs = [universal];
+    else {
+      const whole = new Set(
+        svcs.filter((s) => Object.keys(s.match).length === 1).map((s) => svcKey(s.match)),
+      );
+      svcs = svcs.filter((s) => {
+        if (Object.keys(s.match).length === 1) return true;
+        const protoOnly = Object.entries(s.match).filter(
+          ([f]) => f === 'ct_nw_proto' || f === 'ip_proto',
+        );
+        return !protoOnly.some(([f, v]) => whole.has(svcKey({ [f]: v })));
+      });
+    }
+    svcs.sort((a, b) => (svcKey(a.match) < svcKey(b.match) ? -1 : 1));
+    if (!(svcs.length === 1 && Object.keys(svcs[0]!.match).length === 0)) {
+      dims.push(svcs.map((s) => ({ match: s.match, ruleIds: [...s.ruleIds].sort() })));
+    }
+  }
+  return { id: k.id, table: k.table, ruleIds, constant: k.constant, dims };
+}
+
+function emitPunts(
+  ctx: CompileContext,
+  rule: NormalizedRule,
+  form: Form,
+  table: number,
+  portsDim: readonly Match[],
+  cidrs: readonly Cidr[],
+  ingress: boolean,
+  family: IpFamily,
+): void {
+  const { cookie, origin } = ruleCookie([rule.id]);
+  const userdata = new Uint8Array(8);
+  for (let i = 0; i < 8; i++) userdata[i] = Number((cookie >> BigInt(8 * (7 - i))) & 0xffn);
+  const actions: Action[] = [{ type: 'controller', maxLen: 65535, userdata }];
+  const field = remoteField(form, ingress, family);
+  const constant: Match = {
+    ...constantOf(rule, form),
+    ...(form === 'ct'
+      ? { ct_nw_proto: exact(rule.protocol!) }
+      : { ip_proto: exact(rule.protocol!) }),
+  };
+  const remotes: Match[] = cidrs.some((c) => c.prefix === 0)
+    ? [{}]
+    : cidrs.map((c) => ({ [field]: cidrMatch(c) }));
+  for (const p of portsDim) {
+    for (const r of remotes)
+      ctx.sink.add(table, Priority.Punt, { ...constant, ...p, ...r }, actions, origin);
+  }
+}
