@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Action, FieldMatch, FieldName, FieldSlice, Flow, Match } from './ir.js';
 import { formatFlow, parseFlow } from './text.js';
-import { decodeMessage, encodeMessage, type OfMessage } from './wire/messages.js';
+import { canonicalFlow, decodeMessage, encodeMessage, type OfMessage } from './wire/messages.js';
 
 const u = (bits: number) => fc.bigInt({ min: 0n, max: (1n << BigInt(bits)) - 1n });
 const exact = (bits: number) => u(bits).map((value): FieldMatch => ({ value }));
@@ -188,5 +188,27 @@ describe('round trips over random flows', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('canonicalFlow is idempotent and keeps the bytes', () => {
+    fc.assert(
+      fc.property(flowArb, (f) => {
+        const c = canonicalFlow(f);
+        expect(canonicalFlow(c)).toEqual(c);
+        expect(bytesOf(c)).toBe(bytesOf(f));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('canonicalFlow reads load back as set_field and output:CONTROLLER as controller', () => {
+    const f = parseFlow('table=1,priority=1 actions=load:0x1->NXM_NX_REG0[0..3],output:CONTROLLER');
+    expect(formatFlow(canonicalFlow(f))).toBe(
+      'table=1,priority=1,cookie=0x0 actions=set_field:0x1/0xf->reg0,CONTROLLER:65535',
+    );
+    expect(canonicalFlow(f).actions).toEqual([
+      { type: 'set_field', field: 'reg0', value: 1n, mask: 0xfn },
+      { type: 'controller' },
+    ]);
   });
 });

@@ -876,3 +876,14 @@ function decodePacketIn2(r: Reader): OfMessage {
     ...(userdata ? { userdata } : {}),
   };
 }
+
+/**
+ * The flow as the switch will report it back: encode then decode, so `load` reads back as
+ * `set_field`, output:CONTROLLER as `controller`, notes padded to 8 bytes, matches canonical.
+ * Compare a desired flow with a dumped one through this, never field by field.
+ */
+export function canonicalFlow(flow: Flow): Flow {
+  const { msg } = decodeMessage(encodeMessage({ type: 'flow_mod', command: 'add', flow }, 0));
+  if (msg.type !== 'flow_mod') throw malformed('flow_mod', 'did not decode as a flow_mod');
+  return msg.flow;
+}
