@@ -84,9 +84,8 @@ export function buildApp(opts: AppOptions): App {
         ? new SgflowError('METHOD_NOT_ALLOWED', { method: req.method, allowed: allowed.join(', ') })
         : new SgflowError('RESOURCE_NOT_FOUND', { method: req.method, url: path });
     if (allowed.length > 0) void reply.header('allow', allowed.join(', '));
-    return reply
-      .code(e.status)
-      .send({ NeutronError: { type: e.type, message: e.message, detail: '' } });
+    const r = renderError(e);
+    return reply.code(r.status).send(r.body);
   });
 
   discoveryRoutes(app, deps);
