@@ -213,4 +213,23 @@ describe('OpenFlow connection to ovs-vswitchd', () => {
       'table=20,priority=1,cookie=0x0 actions=drop',
     ]);
   });
+
+  it('accepts ovs-vswitchd as a controller (punix) and works over that connection', async () => {
+    const path = `${ovs.dir}/sgflow-ctl.sock`;
+    const ctl = OpenFlowConnection.create({ target: `punix:${path}` });
+    try {
+      await ovs.vsctl('set-controller', ovs.bridge, `unix:${path}`);
+      await ctl.ready();
+      expect(ctl.datapathId).toBe(conn.datapathId);
+      await ctl.applyBundle([
+        { command: 'add', flow: parseFlow('table=30,priority=3,cookie=0x7 actions=drop') },
+      ]);
+      expect(sorted(await conn.dumpFlows({ table: 30 }))).toEqual([
+        'table=30,priority=3,cookie=0x7 actions=drop',
+      ]);
+    } finally {
+      await ovs.vsctl('del-controller', ovs.bridge);
+      await ctl.close();
+    }
+  });
 });
