@@ -129,18 +129,34 @@ export class World {
     return true;
   }
 
-  private networkVlan(networkId: string): number | null {
-    return this.policy.networks.get(networkId)?.vlan ?? null;
+  /**
+   * The networks that use the uplink, with their tag (docs/pipeline.md, "The uplink"): the
+   * networks of local ports, each under its VLAN id (the first by id when several share one),
+   * and the one network without a VLAN untagged (none when several have none).
+   */
+  private uplinkNetworks(): Map<string, number | null> {
+    const out = new Map<string, number | null>();
+    const ids = [...new Set(this.ports.map((lp) => this.portOf(lp)?.networkId))]
+      .filter((id): id is string => id !== undefined)
+      .sort();
+    const vlanOf = (id: string): number | null => this.policy.networks.get(id)?.vlan ?? null;
+    const untagged = ids.filter((id) => vlanOf(id) === null);
+    if (untagged.length === 1) out.set(untagged[0]!, null);
+    const taken = new Set<number>();
+    for (const id of ids) {
+      const vlan = vlanOf(id);
+      if (vlan === null || taken.has(vlan)) continue;
+      taken.add(vlan);
+      out.set(id, vlan);
+    }
+    return out;
   }
 
-  /** The network a packet from the uplink belongs to (by its VLAN tag; untagged = a network without one). */
+  /** The network a packet from the uplink belongs to, by its VLAN tag (or its absence). */
   private uplinkNetwork(p: Packet): string | undefined {
     const tag = p.vlan ?? null;
-    const ids = [...this.policy.networks.values()]
-      .filter((n) => n.vlan === tag)
-      .map((n) => n.id)
-      .sort();
-    return ids[0];
+    for (const [id, vlan] of this.uplinkNetworks()) if (vlan === tag) return id;
+    return undefined;
   }
 
   deliver(inPort: number, packet: Packet): Delivery {
@@ -190,14 +206,15 @@ export class World {
       }
     }
     if (toUplink) {
-      if (this.uplink !== undefined) {
+      const uplinked = this.uplinkNetworks();
+      if (this.uplink !== undefined && uplinked.has(networkId)) {
         outputs.add(this.uplink);
-        const vlan = this.networkVlan(networkId);
+        const vlan = uplinked.get(networkId) ?? null;
         trace.push(
           `output to the uplink (ofport ${this.uplink}${vlan === null ? '' : `, VLAN ${vlan}`})`,
         );
       } else {
-        trace.push('no uplink: not sent out');
+        trace.push(`network ${networkId} does not use an uplink: not sent out`);
       }
     }
     for (const r of receivers) {
