@@ -218,3 +218,94 @@ describe('other messages ovs-ofctl sends', () => {
     expect(decodeMessage(c!.bytes).msg).toMatchObject({ type: 'packet_out', inPort: 3 });
   });
 });
+
+describe('ovs-ofctl ofp-print decodes the other messages we encode', () => {
+  const flow = parseFlow('table=3,priority=100,cookie=0x1234,tcp,tp_dst=80 actions=resubmit(,4)');
+  const pkt = Buffer.from(
+    'ffffffffffff001122334455080600010800060400010011223344550a0000010000000000000a000002',
+    'hex',
+  );
+  const cases: [OfMessage, RegExp][] = [
+    [{ type: 'hello' }, /OFPT_HELLO \(OF1.5\).*\n.*version bitmap: 0x06/],
+    [{ type: 'echo_request', data: Uint8Array.from([1, 2]) }, /OFPT_ECHO_REQUEST/],
+    [{ type: 'features_request' }, /OFPT_FEATURES_REQUEST/],
+    [{ type: 'barrier_request' }, /OFPT_BARRIER_REQUEST/],
+    [
+      {
+        type: 'packet_in',
+        bufferId: 0xffffffff,
+        totalLen: pkt.length,
+        reason: 'no_match',
+        table: 0,
+        cookie: 0xabcn,
+        match: { in_port: { value: 3n }, reg5: { value: 7n } },
+        data: pkt,
+      },
+      /OFPT_PACKET_IN.*cookie=0xabc total_len=42 reg5=0x7,in_port=3 \(via no_match\) data_len=42.*\n.*arp,.*arp_spa=10.0.0.1,arp_tpa=10.0.0.2,arp_op=1/,
+    ],
+    [
+      {
+        type: 'flow_removed',
+        flow,
+        reason: 'idle_timeout',
+        durationSec: 5,
+        packetCount: 3n,
+        byteCount: 300n,
+      },
+      /OFPT_FLOW_REMOVED.*priority=100,tcp,tp_dst=80 reason=idle table_id=3 cookie:0x1234 duration5(\.0+)?s.*pkts3 bytes300/,
+    ],
+    [
+      {
+        type: 'flow_stats_reply',
+        more: false,
+        flows: [{ flow, durationSec: 1, durationNsec: 0, packetCount: 2n, byteCount: 120n }],
+      },
+      /cookie=0x1234, duration=1(\.0+)?s, table=3, n_packets=2, n_bytes=120, priority=100,tcp,tp_dst=80 actions=resubmit\(,4\)/,
+    ],
+    [
+      { type: 'aggregate_reply', flowCount: 9, packetCount: 8n, byteCount: 7n },
+      /packet_count=8 byte_count=7 flow_count=9/,
+    ],
+    [
+      { type: 'bundle_control', bundleId: 5, ctype: 'commit_request', atomic: true },
+      /OFPT_BUNDLE_CONTROL.*\n.*bundle_id=0x5 type=COMMIT_REQUEST flags=atomic/,
+    ],
+    [
+      { type: 'set_async', config: { packetInMaster: 0x3f, flowRemovedMaster: 0x3f } },
+      /OFPT_SET_ASYNC/,
+    ],
+    [
+      {
+        type: 'meter_mod',
+        command: 'add',
+        meterId: 4,
+        pktps: true,
+        bands: [{ type: 'drop', rate: 100, burst: 0 }],
+      },
+      /OFPT_METER_MOD.*ADD meter=4 pktps bands=\n?.*type=drop rate=100/s,
+    ],
+    [
+      { type: 'set_packet_in_format', format: 'nxt_packet_in2' },
+      /NXT_SET_PACKET_IN_FORMAT.*format=nxt_packet_in2/,
+    ],
+    [
+      {
+        type: 'error',
+        errType: 5,
+        errCode: 1,
+        typeName: '',
+        codeName: '',
+        data: new Uint8Array(0),
+      },
+      /OFPFMFC_TABLE_FULL/,
+    ],
+  ];
+  it.each(cases.map(([m, re]) => [m.type, m, re] as const))('%s', async (_t, msg, re) => {
+    const bytes = encodeMessage(msg, 0x42);
+    const out = await ofpPrint(bytes);
+    expect(out).toMatch(re);
+    expect(out).not.toMatch(/decode error|\*\*\*/);
+    if (msg.type !== 'error')
+      expect(hex(encodeMessage(decodeMessage(bytes).msg, 0x42))).toBe(hex(bytes));
+  });
+});
