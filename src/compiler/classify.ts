@@ -42,6 +42,7 @@ export function compileClassify(ctx: CompileContext): void {
   }
   if (ctx.uplink !== null) {
     for (const [networkId, vlan] of ctx.uplinkVlan) {
+      if (ctx.uplinkOwner.get(vlan) !== networkId) continue;
       const key = ctx.networkKeys.get(networkId)!;
       const actions: Action[] = [];
       const match =

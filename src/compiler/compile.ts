@@ -143,29 +143,27 @@ function buildContext(input: CompileInput): CompileContext {
     }
   }
 
+  // Every local network sends out of the uplink with its tag (or untagged); a tag (or no tag)
+  // coming in belongs to the first network, by id, of the whole policy that uses it.
   const uplinkVlan = new Map<string, number | null>();
+  const uplinkOwner = new Map<number | null, string>();
   if (uplink !== null) {
-    const untagged = networkIds.filter((id) => (policy.networks.get(id)?.vlan ?? null) === null);
-    if (untagged.length === 1) uplinkVlan.set(untagged[0]!, null);
-    else if (untagged.length > 1) {
-      warnings.push(
-        `networks ${untagged.join(', ')} are all untagged: none of them uses the uplink`,
-      );
+    const byTag = new Map<number | null, string[]>();
+    for (const n of [...policy.networks.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+      const list = byTag.get(n.vlan) ?? [];
+      list.push(n.id);
+      byTag.set(n.vlan, list);
     }
-    const byVlan = new Map<number, string>();
-    for (const id of networkIds) {
-      const vlan = policy.networks.get(id)?.vlan ?? null;
-      if (vlan === null) continue;
-      const other = byVlan.get(vlan);
-      if (other !== undefined) {
+    for (const [tag, ids] of byTag) {
+      uplinkOwner.set(tag, ids[0]!);
+      const local = ids.filter((id) => networkIds.includes(id));
+      if (ids.length > 1 && local.length > 0) {
         warnings.push(
-          `networks ${other} and ${id} share VLAN ${vlan}: ${id} does not use the uplink`,
+          `networks ${ids.join(', ')} share ${tag === null ? 'the untagged uplink' : `VLAN ${tag}`}: traffic from the uplink goes to ${ids[0]}`,
         );
-        continue;
       }
-      byVlan.set(vlan, id);
-      uplinkVlan.set(id, vlan);
     }
+    for (const id of networkIds) uplinkVlan.set(id, policy.networks.get(id)?.vlan ?? null);
   }
 
   const infos: LocalPortInfo[] = locals
@@ -187,6 +185,7 @@ function buildContext(input: CompileInput): CompileContext {
     networkKeys,
     uplink,
     uplinkVlan,
+    uplinkOwner,
     sink: new FlowSink(),
     warnings,
   };

@@ -23,8 +23,10 @@ export interface CompileContext {
   readonly byNetwork: ReadonlyMap<string, readonly LocalPortInfo[]>;
   readonly networkKeys: ReadonlyMap<string, number>;
   readonly uplink: number | null;
-  /** Networks reachable through the uplink → their VLAN (null = untagged). */
+  /** Local networks → their VLAN on the uplink (null = untagged); empty without an uplink. */
   readonly uplinkVlan: ReadonlyMap<string, number | null>;
+  /** VLAN tag (null = untagged) → the network traffic from the uplink with it belongs to. */
+  readonly uplinkOwner: ReadonlyMap<number | null, string>;
   readonly sink: FlowSink;
   readonly warnings: string[];
 }

@@ -45,7 +45,15 @@ export function compileForward(ctx: CompileContext): void {
     const vlan = ctx.uplinkVlan.get(networkId);
     const toUplink =
       ctx.uplink !== null && vlan !== undefined ? uplinkOutput(vlan, ctx.uplink) : [];
+    const macs = new Set<bigint>();
     for (const l of ports) {
+      if (macs.has(l.port.mac)) {
+        ctx.warnings.push(
+          `port ${l.port.id} repeats the MAC of another local port on ${networkId}: unicast goes to the first`,
+        );
+        continue;
+      }
+      macs.add(l.port.mac);
       sink.add(
         t.Forward,
         Priority.Specific,

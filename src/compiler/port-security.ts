@@ -194,7 +194,6 @@ function egressPortFlows(ctx: CompileContext, l: LocalPortInfo): void {
   const port = { [Reg.PortKey]: exact(l.ofport) };
   const toForward: Action[] = [gotoTable(t.Forward)];
   const sources = boundSources(l);
-  const macs = portMacs(l);
   const unchecked = { [Reg.Flags]: flagsClear(Flag.SourceChecked) };
   const checked = { [Reg.Flags]: flagsSet(Flag.SourceChecked) };
   const markChecked: Action[] = [
@@ -232,34 +231,32 @@ function egressPortFlows(ctx: CompileContext, l: LocalPortInfo): void {
     };
     sink.add(T, Priority.SourceBinding, m, markChecked, origin);
   }
-  for (const mac of macs) {
-    // DHCP discover/request before the port has an address.
-    sink.add(
-      T,
-      Priority.BypassChecked,
-      {
-        ...port,
-        eth_src: exact(mac),
-        eth_type: IPV4,
-        ip_src: exact(0),
-        ip_proto: UDP,
-        udp_src: exact(Dhcp.V4_CLIENT_PORT),
-        udp_dst: exact(Dhcp.V4_SERVER_PORT),
-      },
-      toForward,
-      origin,
-    );
-    // `::` (DAD, MLD before an address): only always-allowed traffic may follow.
-    sink.add(
-      T,
-      Priority.SourceUnspecified,
-      { ...port, ...unchecked, eth_src: exact(mac), eth_type: IPV6, ipv6_src: exact(0) },
-      markUnspecified,
-      origin,
-    );
-  }
-  // ND: NS with nd_sll a MAC of the port or absent; NA for one of its IPv6 addresses.
-  const lladdrs = [...macs, 0n];
+  // DHCP discover/request before the port has an address (own MAC only).
+  sink.add(
+    T,
+    Priority.BypassChecked,
+    {
+      ...port,
+      eth_src: exact(l.port.mac),
+      eth_type: IPV4,
+      ip_src: exact(0),
+      ip_proto: UDP,
+      udp_src: exact(Dhcp.V4_CLIENT_PORT),
+      udp_dst: exact(Dhcp.V4_SERVER_PORT),
+    },
+    toForward,
+    origin,
+  );
+  // `::` (DAD, MLD before an address), own MAC only: only always-allowed traffic may follow.
+  sink.add(
+    T,
+    Priority.SourceUnspecified,
+    { ...port, ...unchecked, eth_src: exact(l.port.mac), eth_type: IPV6, ipv6_src: exact(0) },
+    markUnspecified,
+    origin,
+  );
+  // ND: NS with nd_sll the port's MAC or absent; NA for one of its IPv6 addresses.
+  const lladdrs = [l.port.mac, 0n];
   for (const sll of lladdrs) {
     sink.add(
       T,
