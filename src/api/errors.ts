@@ -83,9 +83,7 @@ export function toSgflowError(err: unknown): SgflowError | undefined {
   if (Array.isArray(e.validation) && e.validation.length > 0) {
     return fromSchemaIssues(e.validation, e.validationContext ?? 'body');
   }
-  const status = e.statusCode;
-  if (typeof status === 'number' && status >= 400 && status < 500) {
-    if (status === 404) return new SgflowError('RESOURCE_NOT_FOUND', { method: '', url: '' });
+  if (e.statusCode === 400) {
     return new SgflowError('BAD_REQUEST', {
       reason: `Malformed request: ${e.message ?? 'bad request'}`,
     });
@@ -93,10 +91,33 @@ export function toSgflowError(err: unknown): SgflowError | undefined {
   return undefined;
 }
 
-const PASSTHROUGH_STATUS: Record<string, { status: number; type: string }> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, type: 'HTTPUnsupportedMediaType' },
-  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, type: 'HTTPRequestEntityTooLarge' },
+/** webob's names for the other client errors fastify itself raises (413, 415, ...). */
+const HTTP_TYPES: Record<number, string> = {
+  401: 'HTTPUnauthorized',
+  403: 'HTTPForbidden',
+  404: 'HTTPNotFound',
+  405: 'HTTPMethodNotAllowed',
+  406: 'HTTPNotAcceptable',
+  408: 'HTTPRequestTimeout',
+  411: 'HTTPLengthRequired',
+  413: 'HTTPRequestEntityTooLarge',
+  415: 'HTTPUnsupportedMediaType',
 };
+
+function passthrough(err: unknown): RenderedError | undefined {
+  if (err instanceof SgflowError || typeof err !== 'object' || err === null) return undefined;
+  const e = err as FastifyishError;
+  const status = e.statusCode;
+  if (typeof status !== 'number' || status <= 400 || status >= 500 || e.validation) {
+    return undefined;
+  }
+  const type = HTTP_TYPES[status] ?? 'HTTPClientError';
+  return {
+    status,
+    body: { NeutronError: { type, message: e.message ?? type, detail: '' } },
+    internal: false,
+  };
+}
 
 export interface RenderedError {
   status: number;
@@ -106,16 +127,8 @@ export interface RenderedError {
 }
 
 export function renderError(err: unknown): RenderedError {
-  const code = (err as FastifyishError | null)?.code;
-  const pass = code ? PASSTHROUGH_STATUS[code] : undefined;
-  if (pass) {
-    const message = (err as FastifyishError).message ?? pass.type;
-    return {
-      status: pass.status,
-      body: { NeutronError: { type: pass.type, message, detail: '' } },
-      internal: false,
-    };
-  }
+  const pass = passthrough(err);
+  if (pass) return pass;
   const e = toSgflowError(err) ?? new SgflowError('INTERNAL');
   // Neutron's messages name a field but not which element of a bulk request it is in.
   const field = e.field;

@@ -424,6 +424,11 @@ describe('odds and ends', () => {
     ).toMatch(/body.*object/);
     const arr = await t.call('POST', '/v2.0/security-groups', [1, 2]);
     expect(arr.status).toBe(400);
+    const huge = await t.call('POST', '/v2.0/security-groups', {
+      security_group: { description: 'x'.repeat(2 << 20) },
+    });
+    expect(huge.status).toBe(413);
+    expect(huge.body.NeutronError.type).toBe('HTTPRequestEntityTooLarge');
   });
 
   it('tags every kind of resource', async () => {
