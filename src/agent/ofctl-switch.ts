@@ -67,6 +67,25 @@ export function identityText(text: string): string {
     .join(',');
 }
 
+/**
+ * The same actions in one spelling: ovs-ofctl keeps `load:V->NXM_NX_REGn[a..b]` as written,
+ * while the switch reports the same action as `set_field:V'/M->regn` — equal, not a change.
+ */
+export function normalizeFlowText(text: string): string {
+  return text.replace(
+    /load:(0x[0-9a-fA-F]+|\d+)->NXM_NX_REG(\d+)\[(?:(\d+)(?:\.\.(\d+))?)?\]/g,
+    (_all, v: string, reg: string, a: string | undefined, b: string | undefined) => {
+      const lo = a === undefined ? 0 : Number(a);
+      const hi = a === undefined ? 31 : b === undefined ? lo : Number(b);
+      const mask = ((1n << BigInt(hi - lo + 1)) - 1n) << BigInt(lo);
+      const value = BigInt(v) << BigInt(lo);
+      return mask === 0xffffffffn
+        ? `set_field:0x${value.toString(16)}->reg${reg}`
+        : `set_field:0x${value.toString(16)}/0x${mask.toString(16)}->reg${reg}`;
+    },
+  );
+}
+
 function tableOf(text: string): number {
   const m = /(?:^|[\s,])table=(\d+)/.exec(text);
   return m ? Number(m[1]) : 0;
@@ -155,23 +174,28 @@ export class OfctlSwitch implements FlowSwitch {
     if (r.code !== 0 && r.code !== 2) {
       throw new Error(`reading the switch's flows failed: ${r.stderr.trim()}`);
     }
-    const adds: string[] = [];
+    const adds = new Map<string, string>();
     const deletes = new Map<string, string>();
     for (const line of r.stdout.split('\n')) {
       const sign = line[0];
       const text = line.slice(1).trim();
       if (text.length === 0 || (sign !== '-' && sign !== '+')) continue;
       if (tableOf(text) < first || tableOf(text) > last) continue;
-      if (sign === '+') adds.push(text);
-      else deletes.set(identityText(text), text);
+      (sign === '+' ? adds : deletes).set(identityText(text), text);
     }
-    // A flow whose identity stays and whose body changed is replaced by its add, in place.
-    for (const a of adds) deletes.delete(identityText(a));
+    for (const [id, add] of adds) {
+      const old = deletes.get(id);
+      if (old === undefined) continue;
+      // Same identity: the add replaces the old flow in place — unless they only differ in
+      // spelling, then nothing changes.
+      deletes.delete(id);
+      if (normalizeFlowText(old) === normalizeFlowText(add)) adds.delete(id);
+    }
     await this.bundle([
       ...[...deletes.keys()].map((id) => `delete_strict ${id}`),
-      ...adds.map((a) => `add ${a}`),
+      ...[...adds.values()].map((a) => `add ${a}`),
     ]);
-    return { adds: adds.length, deletes: deletes.size };
+    return { adds: adds.size, deletes: deletes.size };
   }
 
   close(): Promise<void> {
