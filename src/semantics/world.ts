@@ -130,33 +130,15 @@ export class World {
   }
 
   /**
-   * The networks that use the uplink, with their tag (docs/pipeline.md, "The uplink"): the
-   * networks of local ports, each under its VLAN id (the first by id when several share one),
-   * and the one network without a VLAN untagged (none when several have none).
+   * The network a packet from the uplink belongs to (docs/pipeline.md, "The uplink"): the
+   * first network, by id, with the packet's VLAN id (untagged: without one).
    */
-  private uplinkNetworks(): Map<string, number | null> {
-    const out = new Map<string, number | null>();
-    const ids = [...new Set(this.ports.map((lp) => this.portOf(lp)?.networkId))]
-      .filter((id): id is string => id !== undefined)
-      .sort();
-    const vlanOf = (id: string): number | null => this.policy.networks.get(id)?.vlan ?? null;
-    const untagged = ids.filter((id) => vlanOf(id) === null);
-    if (untagged.length === 1) out.set(untagged[0]!, null);
-    const taken = new Set<number>();
-    for (const id of ids) {
-      const vlan = vlanOf(id);
-      if (vlan === null || taken.has(vlan)) continue;
-      taken.add(vlan);
-      out.set(id, vlan);
-    }
-    return out;
-  }
-
-  /** The network a packet from the uplink belongs to, by its VLAN tag (or its absence). */
   private uplinkNetwork(p: Packet): string | undefined {
     const tag = p.vlan ?? null;
-    for (const [id, vlan] of this.uplinkNetworks()) if (vlan === tag) return id;
-    return undefined;
+    return [...this.policy.networks.values()]
+      .filter((n) => n.vlan === tag)
+      .map((n) => n.id)
+      .sort()[0];
   }
 
   deliver(inPort: number, packet: Packet): Delivery {
@@ -206,15 +188,14 @@ export class World {
       }
     }
     if (toUplink) {
-      const uplinked = this.uplinkNetworks();
-      if (this.uplink !== undefined && uplinked.has(networkId)) {
+      if (this.uplink !== undefined) {
         outputs.add(this.uplink);
-        const vlan = uplinked.get(networkId) ?? null;
+        const vlan = this.policy.networks.get(networkId)?.vlan ?? null;
         trace.push(
-          `output to the uplink (ofport ${this.uplink}${vlan === null ? '' : `, VLAN ${vlan}`})`,
+          `output to the uplink (ofport ${this.uplink}${vlan === null ? ', untagged' : `, VLAN ${vlan}`})`,
         );
       } else {
-        trace.push(`network ${networkId} does not use an uplink: not sent out`);
+        trace.push('no uplink: not sent out');
       }
     }
     for (const r of receivers) {
