@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { OfctlSwitch } from '../../src/agent/ofctl-switch.js';
+import { OpenFlowSwitch } from '../../src/agent/openflow-switch.js';
 import type { FlowSwitch } from '../../src/agent/switch.js';
 import type { Flow } from '../../src/openflow/ir.js';
 import { formatFlow as format } from '../../src/openflow/text.js';
@@ -41,6 +42,7 @@ async function durations(ovs: OvsSandbox): Promise<Map<string, number>> {
 
 const DRIVERS: [string, (ovs: OvsSandbox) => FlowSwitch][] = [
   ['ovs-ofctl', (ovs) => new OfctlSwitch({ target: ovs.mgmt, format, env: ovs.env })],
+  ['native OpenFlow', (ovs) => new OpenFlowSwitch({ target: ovs.mgmt })],
 ];
 
 describe.each(DRIVERS)('switch driver %s (real OVS)', (name, make) => {
@@ -70,8 +72,8 @@ describe.each(DRIVERS)('switch driver %s (real OVS)', (name, make) => {
     const after = await dump(ovs);
     expect(after.join('\n')).not.toContain('reg5=0x1 ');
     expect(after.join('\n')).toContain('reg5=0x3 ');
-    // The second mod is invalid (OVS refuses resubmit to table 300): the first must not stick.
-    const bad: Flow = { ...flow(1, 9, 2), actions: [{ type: 'resubmit', table: 300 }] };
+    // The second mod is invalid (goto_table may only go forward): the first must not stick.
+    const bad: Flow = { ...flow(1, 9, 2), actions: [{ type: 'goto_table', table: 0 }] };
     await expect(
       sw.applyBundle([
         { command: 'add', flow: flow(1, 8, 2) },

@@ -1,0 +1,80 @@
+/**
+ * A `FlowSwitch` over the native OpenFlow connection (src/openflow/connection.ts): each
+ * difference is one atomic bundle (commit + barrier) on the bridge's management socket; a
+ * resync dumps the agent's tables as IR and sends the difference in one bundle.
+ *
+ * Invariant: a flow read back from the switch is compared with the desired one in canonical
+ * text form (formatFlow of both, matches canonicalised), so a flow the switch merely spells
+ * differently is not rewritten; a flow that is right is never touched.
+ */
+import { OpenFlowConnection } from '../openflow/connection.js';
+import type { Flow, FlowTable } from '../openflow/ir.js';
+import { canonicalMatch } from '../openflow/text.js';
+import type { FlowMod } from './reconcile.js';
+import { syncByDump, type ConnectionState, type FlowSwitch, type SyncResult } from './switch.js';
+
+export interface OpenFlowSwitchOptions {
+  /** `unix:<rundir>/<bridge>.mgmt`, `tcp:HOST:PORT`... */
+  target: string;
+}
+
+function canonical(f: Flow): Flow {
+  return { ...f, match: canonicalMatch(f.match) };
+}
+
+export class OpenFlowSwitch implements FlowSwitch {
+  private conn: OpenFlowConnection | undefined;
+  private listeners: ((s: ConnectionState) => void)[] = [];
+
+  constructor(private readonly opts: OpenFlowSwitchOptions) {}
+
+  /** The underlying connection (packet-in events, meters), once connected. */
+  get connection(): OpenFlowConnection | undefined {
+    return this.conn;
+  }
+
+  async connect(): Promise<void> {
+    const conn = OpenFlowConnection.create({ target: this.opts.target });
+    this.conn = conn;
+    let first = true;
+    conn.on('state', (s) => {
+      // The first 'connected' is the one connect() waits for; later ones are reconnects.
+      if (first && s === 'connected') {
+        first = false;
+        return;
+      }
+      for (const l of this.listeners) l(s);
+    });
+    await conn.ready();
+    first = false;
+  }
+
+  onStateChange(listener: (state: ConnectionState) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private get c(): OpenFlowConnection {
+    if (!this.conn) throw new Error('not connected to the switch');
+    return this.conn;
+  }
+
+  async applyBundle(mods: readonly FlowMod[]): Promise<void> {
+    await this.c.applyBundle(
+      mods.map((m) => ({ command: m.command, flow: m.flow })),
+      { ordered: true },
+    );
+  }
+
+  async sync(desired: FlowTable, first: number, last: number): Promise<SyncResult> {
+    const dump = async (a: number, b: number): Promise<Flow[]> => {
+      const out: Flow[] = [];
+      for (let t = a; t <= b; t++) out.push(...(await this.c.dumpFlows({ table: t })));
+      return out.map(canonical);
+    };
+    return syncByDump(dump, (mods) => this.applyBundle(mods), desired.map(canonical), first, last);
+  }
+
+  async close(): Promise<void> {
+    await this.conn?.close();
+  }
+}
