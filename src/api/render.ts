@@ -66,6 +66,11 @@ export function renderPort(p: StoredPort): Rendered {
     'binding:vnic_type': 'normal',
     ...p,
     ...common(p),
+    // Neutron shows every pair with its MAC; a pair given without one uses the port's.
+    allowed_address_pairs: p.allowed_address_pairs.map((a) => ({
+      ip_address: a.ip_address,
+      mac_address: a.mac_address ?? p.mac_address,
+    })),
   };
 }
 

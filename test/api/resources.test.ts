@@ -166,7 +166,7 @@ describe('ports', () => {
     expect(u.status).toBe(200);
     expect(u.body.port).toMatchObject({
       security_groups: [g['id']],
-      allowed_address_pairs: [{ ip_address: '10.0.3.0/24' }],
+      allowed_address_pairs: [{ ip_address: '10.0.3.0/24', mac_address: p['mac_address'] }],
       name: 'renamed',
       revision_number: 1,
     });
