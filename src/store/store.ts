@@ -70,7 +70,11 @@ export interface FollowOptions {
 export interface Store extends StoreReader {
   /** The revision of the last committed change (0 for an empty store). */
   revision(): Promise<number>;
-  /** Runs `fn` as one atomic transaction; its result is returned after commit. */
+  /**
+   * Runs `fn` as one atomic transaction; its result is returned after commit. Transactions
+   * of one store run one at a time. `fn` should await only the transaction's own calls: a
+   * backend may hold a write lock for as long as `fn` runs.
+   */
   transact<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
   snapshot(): Promise<Snapshot>;
   /** Every change with a revision greater than `revision`, in order. */
