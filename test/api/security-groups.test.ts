@@ -558,6 +558,18 @@ describe('quotas', () => {
           })
         ).status,
       ).toBe(201);
+      // Concurrent creates cannot slip past the quota together.
+      const r = await startTestServer({ quotas: { security_group: 4 } });
+      try {
+        const results = await Promise.all(
+          Array.from({ length: 6 }, (_, i) =>
+            r.call('POST', '/v2.0/security-groups', { security_group: { name: `g${i}` } }),
+          ),
+        );
+        expect(results.map((x) => x.status).sort()).toEqual([201, 201, 201, 409, 409, 409]);
+      } finally {
+        await r.stop();
+      }
       const quota = await q.call('GET', '/v2.0/quotas/default');
       expect(quota.body.quota).toEqual({
         network: 100,
