@@ -9,7 +9,11 @@ import { join } from 'node:path';
 
 import { startServer, type RunningServer } from '../../src/api/index.js';
 import { silentLogger } from '../../src/agent/agent.js';
-import { startAgentService, type AgentService } from '../../src/agent/command.js';
+import {
+  startAgentService,
+  type AgentService,
+  type SwitchDriver,
+} from '../../src/agent/command.js';
 import type { EnforcementMode } from '../../src/model/types.js';
 import { openSqliteStore, type Store } from '../../src/store/index.js';
 import { startOvs, SYSTEM_PYTHON, type OvsSandbox } from '../support/ovs.js';
@@ -103,7 +107,7 @@ export interface Stack {
 
 export async function startStack(
   name: string,
-  opts: { mode?: EnforcementMode; agent?: boolean } = {},
+  opts: { mode?: EnforcementMode; agent?: boolean; driver?: SwitchDriver } = {},
 ): Promise<Stack> {
   const ovs = await startOvs({ name });
   const store = openSqliteStore({ path: join(ovs.dir, 'sgflow.db') });
@@ -129,6 +133,7 @@ export async function startStack(
         env: ovs.env,
         log: silentLogger,
         ...(opts.mode ? { mode: opts.mode } : {}),
+        ...(opts.driver ? { driver: opts.driver } : {}),
       });
       stack.service = s;
       return s;

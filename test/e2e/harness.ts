@@ -9,7 +9,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { compile } from '../../src/compiler/index.js';
+import { compile, Table } from '../../src/compiler/index.js';
 import * as fx from '../../src/model/fixtures.js';
 import { normalizePolicy } from '../../src/model/policy.js';
 import type {
@@ -20,7 +20,7 @@ import type {
   Policy,
   SecurityGroupRule,
 } from '../../src/model/types.js';
-import type { FlowTable } from '../../src/openflow/ir.js';
+import type { Flow, FlowTable, Match } from '../../src/openflow/ir.js';
 import { formatFlows } from '../../src/openflow/text.js';
 import { type OvsSandbox, startOvs } from '../support/ovs.js';
 import { addVm, type Vm } from '../support/vm.js';
@@ -97,6 +97,86 @@ export const INGRESS_ALL: RuleSpec[] = [
 ];
 
 let flowFileSeq = 0;
+
+function without(match: Match, ...fields: (keyof Match)[]): Match {
+  const m = { ...match };
+  for (const f of fields) delete m[f];
+  return m;
+}
+
+const isDropFlow = (f: Flow) => f.actions.length === 0 || f.actions.every((a) => a.type === 'drop');
+
+/**
+ * Deliberately broken compilers, to show the suite notices (mutation testing of the tests):
+ * `SGF_E2E_MUTANT=<name> npx vitest run test/e2e/...` installs the mutated table in every
+ * test, and the tests that guard that property must fail. The suites also apply some of
+ * them themselves ("the checks are live" tests).
+ */
+export const MUTANTS: Record<string, (flows: FlowTable) => FlowTable> = {
+  /** Egress port security forgets to check the IP source (MAC still checked). */
+  'no-ip-antispoof': (flows) =>
+    flows.map((f) =>
+      f.table === Table.EgressPortSecurity
+        ? { ...f, match: without(f.match, 'ip_src', 'ipv6_src') }
+        : f,
+    ),
+  /** Egress port security forgets the source MAC. */
+  'no-mac-antispoof': (flows) =>
+    flows.map((f) =>
+      f.table === Table.EgressPortSecurity ? { ...f, match: without(f.match, 'eth_src') } : f,
+    ),
+  /** ARP sender checks gone. */
+  'no-arp-check': (flows) =>
+    flows.map((f) =>
+      f.table === Table.EgressPortSecurity
+        ? { ...f, match: without(f.match, 'arp_spa', 'arp_sha') }
+        : f,
+    ),
+  /** The always-dropped egress flows (DHCP server, RA, redirect) are missing. */
+  'no-server-guards': (flows) =>
+    flows.filter(
+      (f) => !(f.table === Table.EgressPortSecurity && f.priority > 100 && isDropFlow(f)),
+    ),
+  /** Every rule flow is gone: nothing is allowed by rules. */
+  'no-rules': (flows) =>
+    flows.filter(
+      (f) => !((f.table === Table.EgressRules || f.table === Table.IngressRules) && !isDropFlow(f)),
+    ),
+  /** A rules table that allows everything. */
+  'allow-all': (flows) => [
+    ...flows.filter((f) => f.table !== Table.EgressRules && f.table !== Table.IngressRules),
+    ...[Table.EgressRules, Table.IngressRules].map((table): Flow => ({
+      table,
+      priority: 0,
+      cookie: 0n,
+      match: {},
+      actions: [{ type: 'goto_table', table: Table.Allow }],
+    })),
+  ],
+  /** Replies are judged by the replier's own rules instead of the connection's. */
+  'no-reply-bypass': (flows) =>
+    flows.map((f) =>
+      (f.table === Table.EgressState || f.table === Table.IngressState) && f.match.ct_state
+        ? {
+            ...f,
+            match: {
+              ...f.match,
+              ct_state: {
+                value: f.match.ct_state.value & ~0x08n,
+                mask: (f.match.ct_state.mask ?? ~0n) & ~0x08n,
+              },
+            },
+          }
+        : f,
+    ),
+};
+
+const ENV_MUTANT = process.env.SGF_E2E_MUTANT;
+if (ENV_MUTANT !== undefined && !(ENV_MUTANT in MUTANTS)) {
+  throw new Error(
+    `SGF_E2E_MUTANT=${ENV_MUTANT}: expected one of ${Object.keys(MUTANTS).join(', ')}`,
+  );
+}
 
 /** Install a desired flow table into the bridge, replacing whatever is there, atomically. */
 export async function installFlows(ovs: OvsSandbox, flows: FlowTable): Promise<void> {
@@ -188,7 +268,9 @@ export async function startBed(name: string, specs: VmSpec[]): Promise<Bed> {
       compile: compileSpec,
       async apply(spec, mutate) {
         const { result } = compileSpec(spec);
-        await installFlows(ovs, mutate ? mutate(result.flows) : result.flows);
+        let flows = mutate ? mutate(result.flows) : result.flows;
+        if (ENV_MUTANT) flows = MUTANTS[ENV_MUTANT]!(flows);
+        await installFlows(ovs, flows);
         return result;
       },
       stop: () => ovs.stop(),

@@ -151,6 +151,19 @@ describe('egress anti-spoofing (a allows everything, yet)', () => {
     // Control: a router solicitation is the port's to send.
     const rs = `Ether(src='${a.mac}', dst='33:33:00:00:00:02')/IPv6(src='${linkLocal(1)}', dst='ff02::2', hlim=255)/ICMPv6ND_RS()`;
     expect(await fromAToD(rs, 'icmp6', 'p.haslayer(ICMPv6ND_RS)')).toBe(true);
+    // From a stateful port conntrack alone would call an RA invalid; a stateless port that
+    // may send anything shows the port-security guard itself.
+    await bed.apply({
+      groups: { ...OPEN.groups, sl: { stateful: false, rules: [...EGRESS_ALL, ...INGRESS_ALL] } },
+      ports: { ...OPEN.ports, a: { groups: ['sl'] } },
+    });
+    try {
+      expect(await fromAToD(ra, 'icmp6', 'p.haslayer(ICMPv6ND_RA)')).toBe(false);
+      expect(await fromAToD(redirect, 'icmp6', 'p.haslayer(ICMPv6ND_Redirect)')).toBe(false);
+      expect(await fromAToD(rs, 'icmp6', 'p.haslayer(ICMPv6ND_RS)')).toBe(true);
+    } finally {
+      await bed.apply(OPEN);
+    }
   });
 
   it('other ethertypes are dropped', async () => {

@@ -3,15 +3,18 @@
  * ovs-vswitchd, and for a few hundred generated packets `ofproto/trace` and `simulate` must
  * name the same output ports (or both drop, or both punt to the controller).
  *
- * How conntrack is modelled on the OVS side: ofproto/trace does not run conntrack; it resumes
- * each recirculation with the ct_state given by `--ct-next` (taken, in order, from the
- * simulator's ct steps) and keeps the ct_* original-direction tuple the traced flow started
- * with. So the traced flow carries the tuple the simulator's conntrack gives the packet, and
- * — because `ct_clear` would wipe that tuple before the receiver's conntrack stage, where
- * real conntrack would restore it — `ct_clear` is removed from the table on both sides (the
- * simulator runs the very same table). Packets whose conntrack stages would see different
- * tuples (a connection known in one zone only) cannot be traced this way and are counted,
- * not compared.
+ * How conntrack is modelled on the OVS side: ofproto/trace runs no conntrack. It resumes each
+ * recirculation with the ct_state given by `--ct-next` (here: the simulator's ct states, in
+ * order) and keeps the ct_* original-direction tuple of the flow it started with — but wipes
+ * it at every `ct_clear` and after every `ct` action on the path that continues. So both
+ * sides run the compiled table rewritten for one packet (`forTrace`): no `ct_clear`, no
+ * commit, and each state table's "untracked → ct(table=self)" flow made unconditional and
+ * recirculating into a shadow copy of the rest of that table. For a single packet that
+ * entered untracked this is the same pipeline; the traced flow then starts with the tuple the
+ * simulator's conntrack gives it. The history a reply needs (the connection it answers) is
+ * built in the simulator with the table as compiled. Packets whose conntrack stages see
+ * different tuples (a connection known in one zone only) cannot be traced this way: they are
+ * counted, not compared.
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -132,20 +135,49 @@ function crossPolicy() {
   });
 }
 
-function stripCtClear(actions: readonly Action[]): Action[] {
-  return actions
-    .filter((a) => a.type !== 'ct_clear')
-    .map((a) => (a.type === 'clone' ? { ...a, actions: stripCtClear(a.actions) } : a));
+/** Shadow copy of table t (the continuation after its conntrack recirculation). */
+const shadow = (t: number) => 100 + t;
+
+function isTrackFlow(f: Flow): boolean {
+  return f.actions.some((a) => a.type === 'ct' && a.table === f.table);
 }
 
-function withoutCtClear(flows: FlowTable): Flow[] {
-  return flows.map((f) => ({ ...f, actions: stripCtClear(f.actions) }));
+function stripForTrace(actions: readonly Action[], table: number, track: boolean): Action[] {
+  return actions.flatMap((a): Action[] => {
+    if (a.type === 'ct_clear') return [];
+    if (a.type === 'ct' && a.table === undefined) return [];
+    if (a.type === 'ct' && track) return [{ ...a, table: shadow(table) }];
+    if (a.type === 'clone') return [{ ...a, actions: stripForTrace(a.actions, table, false) }];
+    return [a];
+  });
 }
 
-// ---------------------------------------------------------------------------------------
+/**
+ * The compiled table rewritten so that one packet behaves the same in it, given the
+ * conntrack states, while ofproto/trace can follow it (see the header): no ct_clear, no
+ * commit, and each state table's "untracked → ct(table=self)" flow made unconditional and
+ * recirculating into a shadow copy of the rest of its table.
+ */
+function forTrace(flows: FlowTable): Flow[] {
+  const out: Flow[] = [];
+  const tracked = new Set(flows.filter(isTrackFlow).map((f) => f.table));
+  for (const f of flows) {
+    const track = isTrackFlow(f);
+    const match = { ...f.match };
+    if (track) delete match.ct_state;
+    out.push({ ...f, match, actions: stripForTrace(f.actions, f.table, track) });
+    if (tracked.has(f.table) && !track) {
+      out.push({ ...f, table: shadow(f.table), actions: stripForTrace(f.actions, f.table, false) });
+    }
+  }
+  return out;
+}
 
 let ovs: OvsSandbox;
-let flows: Flow[];
+/** As compiled: builds the conntrack history (the connection a reply answers). */
+let compiled: FlowTable;
+/** As traced: installed in OVS, and what the simulator runs for the compared packet. */
+let traced: Flow[];
 let portMap: Map<number, number>;
 
 beforeAll(async () => {
@@ -167,8 +199,9 @@ beforeAll(async () => {
     policy: normalizePolicy(crossPolicy()),
     localPorts: PORTS.map((p) => ({ portId: `port-${p.name}`, ofport: p.n })),
   });
-  flows = withoutCtClear(result.flows);
-  await installFlows(ovs, flows);
+  compiled = result.flows;
+  traced = forTrace(compiled);
+  await installFlows(ovs, traced);
   portMap = await datapathPortMap(ovs);
 });
 
@@ -176,20 +209,10 @@ afterAll(async () => {
   await ovs?.stop();
 });
 
-interface Outcome {
-  sim: SimResult;
-  ctStates: number[];
-}
-
 function ctRecircStates(r: SimResult): { zone: number; state: number }[] {
   return r.path.flatMap((s) =>
     s.kind === 'ct' && s.recirc !== undefined ? [{ zone: s.zone, state: s.state }] : [],
   );
-}
-
-function run(state: SimState, inPort: number, key: FlowKey): Outcome {
-  const sim = simulate(flows, state, inPort, key);
-  return { sim, ctStates: ctRecircStates(sim).map((s) => s.state) };
 }
 
 const VALID = CtState.NEW | CtState.EST | CtState.REL;
@@ -240,34 +263,28 @@ describe('simulator vs ofproto/trace', () => {
       const p0 = packetOf(c);
       const opener = openerOf(c, p0);
       const packet = opener ? answerOf(c, p0, opener) : p0;
-      // Pass 1: learn the conntrack stages the packet goes through.
-      const s1 = newSimState();
-      if (opener) simulate(flows, s1, c.receiver, keyFromPacket(opener, c.receiver));
-      const before = newSimState();
-      if (opener) simulate(flows, before, c.receiver, keyFromPacket(opener, c.receiver));
+      // The history: the connection the packet answers, built with the compiled table.
+      const state = newSimState();
+      if (opener) simulate(compiled, state, c.receiver, keyFromPacket(opener, c.receiver));
+      // The traced table commits nothing, so the state stays as the history left it.
       const plainKey = keyFromPacket(packet, c.sender);
-      const pass1 = simulate(flows, s1, c.sender, plainKey);
-      const stages = ctRecircStates(pass1);
-      const key = tracedKey(before, plainKey, stages);
+      const stages = ctRecircStates(simulate(traced, state, c.sender, plainKey));
+      const key = tracedKey(state, plainKey, stages);
       if (!key) {
         skipped++;
         continue;
       }
-      // Pass 2: the same history, the packet as traced (ct metadata it starts with).
-      const s2 = newSimState();
-      if (opener) simulate(flows, s2, c.receiver, keyFromPacket(opener, c.receiver));
-      const out = run(s2, c.sender, key);
-      const tr = await traceKey(ovs, key, out.ctStates, portMap);
+      const sim = simulate(traced, state, c.sender, key);
+      const ctNext = ctRecircStates(sim).map((s) => s.state);
+      const tr = await traceKey(ovs, key, ctNext, portMap);
       compared++;
-      const simSays = `${out.sim.outputs.join(',') || '-'}${out.sim.controller.length > 0 ? '+controller' : ''}`;
+      const simSays = `${sim.outputs.join(',') || '-'}${sim.controller.length > 0 ? '+controller' : ''}`;
       const ovsSays = `${tr.outputs.join(',') || '-'}${tr.controller ? '+controller' : ''}`;
-      verdicts.set(
-        simSays === '-' ? 'drop' : 'delivered',
-        (verdicts.get(simSays === '-' ? 'drop' : 'delivered') ?? 0) + 1,
-      );
+      const verdict = simSays === '-' ? 'drop' : 'delivered';
+      verdicts.set(verdict, (verdicts.get(verdict) ?? 0) + 1);
       if (simSays !== ovsSays) {
         mismatches.push(
-          `${JSON.stringify(c)}\n  flow: ${keyToFlowText(key)}\n  ct-next: ${out.ctStates.join(' ')}\n  sim: ${simSays}  ovs: ${ovsSays}\n  datapath: ${tr.datapathActions.join(' | ')}`,
+          `${JSON.stringify(c)}\n  flow: ${keyToFlowText(key)}\n  ct-next: ${ctNext.join(' ')}\n  sim: ${simSays}  ovs: ${ovsSays}\n  datapath: ${tr.datapathActions.join(' | ')}`,
         );
       }
     }

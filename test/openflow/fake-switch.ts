@@ -40,7 +40,16 @@ function reply(
   sock.write(out);
 }
 
-export async function startFakeSwitch(): Promise<FakeSwitch> {
+export interface FakeSwitchOptions {
+  /** OpenFlow version bitmap in our HELLO (default 0x40: OpenFlow 1.5 only). */
+  readonly helloBitmap?: number;
+  /** Message types we never answer. */
+  readonly silent?: readonly number[];
+  /** Send an ECHO_REQUEST (xid 0x77) right after HELLO. */
+  readonly pingAfterHello?: boolean;
+}
+
+export async function startFakeSwitch(opts: FakeSwitchOptions = {}): Promise<FakeSwitch> {
   const dir = mkdtempSync(join(tmpdir(), 'sgf-fake-'));
   const path = join(dir, 'switch.sock');
   const captured: Captured[] = [];
@@ -59,8 +68,13 @@ export async function startFakeSwitch(): Promise<FakeSwitch> {
         buf = buf.subarray(len);
         const type = msg[1]!;
         captured.push({ type, xid: Buffer.from(msg).readUInt32BE(4), bytes: msg });
-        if (type === 0) reply(sock, msg, 0, Uint8Array.from([0, 1, 0, 8, 0, 0, 0, 0x40]));
-        else if (type === 5) reply(sock, msg, 6, new Uint8Array(24));
+        if (opts.silent?.includes(type)) continue;
+        if (type === 0) {
+          const hello = Buffer.from([0, 1, 0, 8, 0, 0, 0, 0]);
+          hello.writeUInt32BE(opts.helloBitmap ?? 0x40, 4);
+          reply(sock, msg, 0, hello);
+          if (opts.pingAfterHello) sock.write(Buffer.from('0602000a00000077abcd', 'hex'));
+        } else if (type === 5) reply(sock, msg, 6, new Uint8Array(24));
         else if (type === 20) reply(sock, msg, 21);
         else if (type === 2) reply(sock, msg, 3, msg.subarray(8));
         else if (type === 18) {
