@@ -8,6 +8,9 @@
  * `conj_id` flow, at a priority of its own in its table, so no two conjunctive flows of one
  * priority can match a packet (ovs-fields(7)).
  *
+ * Cookies: the conj_id flow (the one with counters) names the key's rules; a clause flow of
+ * ports or remote addresses names the group, one of services the rules it came from.
+ *
  * Invariant: conjunction ids and priorities are FNV-1a hashes of the key's text, probed
  * linearly in the keys' canonical order, so adding or removing one key leaves every other
  * key's id and priority unchanged (unless it collided with that key's slot).
@@ -100,7 +103,7 @@ export function compileConjunctions(ctx: CompileContext, keys: readonly Conjunct
             priority,
             { ...f.constant, ...v.match },
             [{ type: 'conjunction', id, clause: i + 1, nClauses: n }],
-            keyOrigin,
+            v.shared ? { kind: 'group', groupId: k.groupId } : ruleCookie(v.ruleIds).origin,
           );
         }
       });

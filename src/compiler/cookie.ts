@@ -49,8 +49,17 @@ export function fnv1a32(text: string): number {
   return h >>> 0;
 }
 
+const memo = new Map<string, bigint>();
+
 function make(kind: number, text: string): bigint {
-  return (BigInt(kind) << 56n) | (fnv1a64(text) & MASK56);
+  const k = `${kind}|${text}`;
+  let c = memo.get(k);
+  if (c === undefined) {
+    c = (BigInt(kind) << 56n) | (fnv1a64(text) & MASK56);
+    if (memo.size > 100_000) memo.clear();
+    memo.set(k, c);
+  }
+  return c;
 }
 
 export const Cookie = {

@@ -50,19 +50,23 @@ export function masked(value: number | bigint, mask: number | bigint): FieldMatc
   return { value: BigInt(value) & m, mask: m };
 }
 
+const FIELD_RANK: ReadonlyMap<string, number> = new Map(FIELD_NAMES.map((n, i) => [n, i]));
+
 /** Canonical text of a match: fields in FIELD_NAMES order, `name=value/mask` in hex. */
 export function matchKey(match: Match): string {
-  const parts: string[] = [];
-  for (const name of FIELD_NAMES) {
-    const f = match[name];
+  const names = Object.keys(match);
+  if (names.length > 1) names.sort((a, b) => FIELD_RANK.get(a)! - FIELD_RANK.get(b)!);
+  let out = '';
+  for (const name of names) {
+    const f = match[name as keyof Match];
     if (!f) continue;
-    parts.push(
+    if (out) out += ',';
+    out +=
       f.mask === undefined
         ? `${name}=${f.value.toString(16)}`
-        : `${name}=${f.value.toString(16)}/${f.mask.toString(16)}`,
-    );
+        : `${name}=${f.value.toString(16)}/${f.mask.toString(16)}`;
   }
-  return parts.join(',');
+  return out;
 }
 
 /** Canonical text of actions (stable JSON with bigints and byte arrays as hex). */
@@ -140,6 +144,22 @@ export function finishTable(items: readonly Emitted[]): {
   const cookies = new Map<bigint, CookieOrigin>();
   for (const g of groups.values()) {
     const where = `table ${g.table} priority ${g.priority} match ${g.key}`;
+    if (g.items.length === 1) {
+      const only = g.items[0]!;
+      const cookie = cookieOf(only.origin);
+      cookies.set(cookie, only.origin);
+      out.push({
+        flow: {
+          table: g.table,
+          priority: g.priority,
+          cookie,
+          match: g.match,
+          actions: only.actions,
+        },
+        key: g.key,
+      });
+      continue;
+    }
     let actions: readonly Action[];
     if (g.items.every((i) => isConjunctionOnly(i.actions))) {
       const byKey = new Map<string, Action>();

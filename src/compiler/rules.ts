@@ -41,11 +41,18 @@ import { EtherType } from '../model/port-security.js';
 export interface DimValue {
   readonly match: Match;
   readonly ruleIds: readonly string[];
+  /**
+   * The value belongs to the key as a whole (ports, remote addresses), not to some of its
+   * rules: as a conjunction clause it carries the group's cookie, so adding a rule to the key
+   * does not rewrite it.
+   */
+  readonly shared?: boolean;
 }
 
 export interface ConjunctiveKey {
   /** Canonical text of the key; conjunction ids and priorities hash it. */
   readonly id: string;
+  readonly groupId: string;
   readonly table: number;
   readonly ruleIds: readonly string[];
   /** Fields every flow of the key carries. */
@@ -223,6 +230,7 @@ function constantOf(rule: NormalizedRule, form: Form): Match {
 
 interface KeyBuilder {
   id: string;
+  groupId: string;
   table: number;
   constant: Match;
   ruleIds: Set<string>;
@@ -299,6 +307,7 @@ function addRule(
     if (!k) {
       k = {
         id,
+        groupId: group.id,
         table,
         constant: constantOf(rule, form),
         ruleIds: new Set(),
@@ -324,8 +333,10 @@ function addRule(
 function finishKey(k: KeyBuilder): ConjunctiveKey {
   const ruleIds = [...k.ruleIds].sort();
   const all = (ms: readonly Match[]): DimValue[] => ms.map((match) => ({ match, ruleIds }));
-  const dims: DimValue[][] = [all(k.portsDim)];
-  if (k.remoteDim) dims.push(all(k.remoteDim));
+  const shared = (ms: readonly Match[]): DimValue[] =>
+    ms.map((match) => ({ match, ruleIds, shared: true }));
+  const dims: DimValue[][] = [shared(k.portsDim)];
+  if (k.remoteDim) dims.push(shared(k.remoteDim));
   if (k.extraDims) {
     for (const d of k.extraDims)
       if (!(d.length === 1 && Object.keys(d[0]!).length === 0)) dims.push(all(d));
@@ -351,7 +362,7 @@ function finishKey(k: KeyBuilder): ConjunctiveKey {
       dims.push(svcs.map((s) => ({ match: s.match, ruleIds: [...s.ruleIds].sort() })));
     }
   }
-  return { id: k.id, table: k.table, ruleIds, constant: k.constant, dims };
+  return { id: k.id, groupId: k.groupId, table: k.table, ruleIds, constant: k.constant, dims };
 }
 
 function emitPunts(
