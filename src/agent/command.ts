@@ -18,12 +18,15 @@ import { openSqliteStore, type Store } from '../store/index.js';
 import { Agent, type AgentLogger } from './agent.js';
 import { AgentMetrics, serveMetrics, type MetricsServer } from './metrics.js';
 import { OfctlSwitch } from './ofctl-switch.js';
+import { OpenFlowSwitch } from './openflow-switch.js';
 import { OvsdbPortSource } from './ovsdb-ports.js';
 import { StorePolicySource } from './policy-source.js';
 import type { FlowSwitch } from './switch.js';
 
 export const DEFAULT_OVSDB = 'unix:/var/run/openvswitch/db.sock';
 export const DEFAULT_METRICS = '127.0.0.1:9697';
+export const DEFAULT_DRIVER: SwitchDriver =
+  process.env['SGFLOW_OPENFLOW_DRIVER'] === 'ovs-ofctl' ? 'ovs-ofctl' : 'native';
 
 export interface AgentServiceOptions {
   bridge: string;
@@ -42,6 +45,21 @@ export interface AgentServiceOptions {
   log?: AgentLogger;
   /** Environment for the ovs-* tools (OVS_RUNDIR...). */
   env?: NodeJS.ProcessEnv;
+  /** How flows reach the switch: `native` OpenFlow connection (default) or `ovs-ofctl`. */
+  driver?: SwitchDriver;
+}
+
+export const SWITCH_DRIVERS = ['native', 'ovs-ofctl'] as const;
+export type SwitchDriver = (typeof SWITCH_DRIVERS)[number];
+
+export function checkDriver(driver: string): SwitchDriver {
+  if (!(SWITCH_DRIVERS as readonly string[]).includes(driver)) {
+    throw new SgflowError('SG_INVALID_FIELD', {
+      field: '--openflow-driver',
+      reason: `'${driver}' is not a driver; allowed: ${SWITCH_DRIVERS.join(', ')}`,
+    });
+  }
+  return driver as SwitchDriver;
 }
 
 export interface AgentService {
@@ -98,11 +116,11 @@ export async function startAgentService(opts: AgentServiceOptions): Promise<Agen
     const store = typeof opts.store === 'string' ? openStore(opts.store) : opts.store;
     if (ownStore) cleanups.push(() => store.close());
     const ports = await OvsdbPortSource.connect(ovsdb, opts.bridge);
-    const sw: FlowSwitch = new OfctlSwitch({
-      target,
-      format: formatFlow,
-      env: opts.env ?? process.env,
-    });
+    const driver = opts.driver ?? DEFAULT_DRIVER;
+    const sw: FlowSwitch =
+      driver === 'native'
+        ? new OpenFlowSwitch({ target })
+        : new OfctlSwitch({ target, format: formatFlow, env: opts.env ?? process.env });
     const metrics = new AgentMetrics();
     const agent = new Agent({
       compile,
@@ -127,6 +145,7 @@ export async function startAgentService(opts: AgentServiceOptions): Promise<Agen
         bridge: opts.bridge,
         ovsdb,
         openflow: target,
+        driver,
         metrics: server?.url,
         flows: agent.installedFlows().length,
       },
@@ -148,6 +167,7 @@ export interface AgentCommandOptions {
   mode: string;
   baseTable: number;
   uplink?: string;
+  openflowDriver?: string;
 }
 
 /** `sgflow agent ...` in the foreground, until SIGINT/SIGTERM. */
@@ -161,6 +181,7 @@ export async function runAgentCommand(opts: AgentCommandOptions): Promise<void> 
     mode: checkMode(opts.mode),
     baseTable: opts.baseTable,
     ...(opts.uplink !== undefined ? { uplink: opts.uplink } : {}),
+    ...(opts.openflowDriver !== undefined ? { driver: checkDriver(opts.openflowDriver) } : {}),
   });
   await new Promise<void>((resolve) => {
     const stop = (): void => {

@@ -8,7 +8,8 @@
  * differently is not rewritten; a flow that is right is never touched.
  */
 import { OpenFlowConnection } from '../openflow/connection.js';
-import type { Flow, FlowTable } from '../openflow/ir.js';
+import { FIELDS } from '../openflow/fields.js';
+import type { Action, Flow, FlowTable } from '../openflow/ir.js';
 import { canonicalMatch } from '../openflow/text.js';
 import type { FlowMod } from './reconcile.js';
 import { syncByDump, type ConnectionState, type FlowSwitch, type SyncResult } from './switch.js';
@@ -18,8 +19,33 @@ export interface OpenFlowSwitchOptions {
   target: string;
 }
 
+/**
+ * One spelling per action: a `load` into a field slice is the masked `set_field` the switch
+ * reports for it; a mask covering the whole field is no mask.
+ */
+function canonicalAction(a: Action): Action {
+  if (a.type === 'load') {
+    const bits = FIELDS[a.dst.field].bits;
+    const mask = ((1n << BigInt(a.dst.nBits)) - 1n) << BigInt(a.dst.ofs);
+    const full = (1n << BigInt(bits)) - 1n;
+    return {
+      type: 'set_field',
+      field: a.dst.field,
+      value: a.value << BigInt(a.dst.ofs),
+      ...(mask === full ? {} : { mask }),
+    };
+  }
+  if (a.type === 'set_field' && a.mask !== undefined) {
+    const full = (1n << BigInt(FIELDS[a.field].bits)) - 1n;
+    if (a.mask === full) return { type: 'set_field', field: a.field, value: a.value };
+  }
+  if (a.type === 'clone') return { type: 'clone', actions: a.actions.map(canonicalAction) };
+  if (a.type === 'ct' && a.exec) return { ...a, exec: a.exec.map(canonicalAction) };
+  return a;
+}
+
 function canonical(f: Flow): Flow {
-  return { ...f, match: canonicalMatch(f.match) };
+  return { ...f, match: canonicalMatch(f.match), actions: f.actions.map(canonicalAction) };
 }
 
 export class OpenFlowSwitch implements FlowSwitch {

@@ -104,6 +104,10 @@ export function buildProgram(): Command {
     .option('--mode <mode>', `enforcement mode: ${ENFORCEMENT_MODES.join(', ')}`, mode, 'conntrack')
     .option('--base-table <n>', 'number of the first table sgflow uses', tableNumber, 0)
     .option('--uplink <iface>', 'bridge interface that leads to other hosts')
+    .option(
+      '--openflow-driver <driver>',
+      'native (OpenFlow connection) or ovs-ofctl (default native; env SGFLOW_OPENFLOW_DRIVER)',
+    )
     .action(
       async (opts: {
         bridge: string;
@@ -114,6 +118,7 @@ export function buildProgram(): Command {
         mode: EnforcementMode;
         baseTable: number;
         uplink?: string;
+        openflowDriver?: string;
       }) => {
         await runAgentCommand(opts);
       },
