@@ -88,6 +88,16 @@ export class BundleError extends FlowError {
   }
 }
 
+/** The switch offered no OpenFlow version we speak (1.5). */
+export class VersionMismatch extends FlowError {
+  constructor(target: string, offered: readonly number[]) {
+    super('OF_CONNECTION', {
+      target,
+      reason: `switch does not speak OpenFlow 1.5 (wire version 6); it offers wire versions ${offered.join(', ')}`,
+    });
+  }
+}
+
 interface Pending {
   resolve(msg: OfMessage): void;
   reject(err: Error): void;
@@ -128,6 +138,7 @@ export class OpenFlowConnection extends EventEmitter<ConnectionEvents> {
   private echoTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private missedEchoes = 0;
+  private lastError: FlowError | undefined;
   private backoff = 100;
   private closed = false;
   private connectedOnce: Promise<void>;
@@ -216,11 +227,20 @@ export class OpenFlowConnection extends EventEmitter<ConnectionEvents> {
     this.buf = Buffer.alloc(0);
     s.setNoDelay(true);
     s.on('data', (d: Buffer) => this.onData(d));
-    s.on('error', () => undefined);
+    s.on('error', (e) => {
+      this.lastError = this.connError(e.message);
+    });
     s.on('close', () => this.onClose(s));
     const begin = () => {
       this.handshake().catch((e: unknown) => {
-        if (!this.closed) s.destroy(e instanceof Error ? e : undefined);
+        this.lastError = e instanceof FlowError ? e : this.connError(String(e));
+        if (e instanceof VersionMismatch) {
+          // Permanent: retrying cannot help.
+          this.rejectConnected(e);
+          void this.close();
+          return;
+        }
+        if (!this.closed) s.destroy();
       });
     };
     if (s.connecting) s.once('connect', begin);
@@ -232,9 +252,7 @@ export class OpenFlowConnection extends EventEmitter<ConnectionEvents> {
     this.writeRaw(encodeMessage({ type: 'hello', versions: [OFP_VERSION] }, this.xid()));
     const peer = await hello;
     if (peer.type === 'hello' && peer.versions && !peer.versions.includes(OFP_VERSION)) {
-      throw this.connError(
-        `switch does not speak OpenFlow 1.5 (offers ${peer.versions.join(', ')})`,
-      );
+      throw new VersionMismatch(this.opts.target, peer.versions);
     }
     const features = await this.request({ type: 'features_request' }, 'features');
     if (features.type === 'features_reply') this.datapathId = features.datapathId;
@@ -295,7 +313,8 @@ export class OpenFlowConnection extends EventEmitter<ConnectionEvents> {
     if (this.sock !== s) return;
     this.sock = undefined;
     clearInterval(this.echoTimer);
-    const err = this.connError('connection lost');
+    const err = this.lastError ?? this.connError('connection lost');
+    this.lastError = undefined;
     for (const [xid, p] of this.pending) {
       clearTimeout(p.timer);
       p.reject(err);
