@@ -28,9 +28,19 @@ function matchKey(match: Match): string {
     .join(',');
 }
 
+// Flows are immutable values, so their keys are computed once per flow object: the table the
+// agent keeps installed is diffed again and again against each new compile.
+const identities = new WeakMap<Flow, string>();
+const bodies = new WeakMap<Flow, string>();
+
 /** What identifies a flow in a table (OpenFlow strict identity). */
 export function flowIdentity(flow: Flow): string {
-  return `${flow.table}/${flow.priority}/${matchKey(flow.match)}`;
+  let id = identities.get(flow);
+  if (id === undefined) {
+    id = `${flow.table}/${flow.priority}/${matchKey(flow.match)}`;
+    identities.set(flow, id);
+  }
+  return id;
 }
 
 function stringifyBig(_k: string, v: unknown): unknown {
@@ -41,10 +51,15 @@ function stringifyBig(_k: string, v: unknown): unknown {
 
 /** Everything a switch keeps for a flow beyond its identity. */
 export function flowBody(flow: Flow): string {
-  return JSON.stringify(
-    [flow.cookie, flow.actions, flow.idleTimeout ?? 0, flow.hardTimeout ?? 0, flow.flags ?? []],
-    stringifyBig,
-  );
+  let body = bodies.get(flow);
+  if (body === undefined) {
+    body = JSON.stringify(
+      [flow.cookie, flow.actions, flow.idleTimeout ?? 0, flow.hardTimeout ?? 0, flow.flags ?? []],
+      stringifyBig,
+    );
+    bodies.set(flow, body);
+  }
+  return body;
 }
 
 export function indexFlows(table: FlowTable): Map<string, Flow> {
