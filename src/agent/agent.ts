@@ -17,9 +17,9 @@
  *   someone else's.
  * - `appliedRevision` only names a store revision whose flows the switch acknowledged.
  */
-import { normalizePolicy } from '../model/policy.js';
 import type { EnforcementMode, NormalizedPolicy } from '../model/types.js';
 import type { Flow, FlowTable } from '../openflow/ir.js';
+import { IncrementalNormalizer } from './incremental.js';
 import { AgentMetrics, type Health } from './metrics.js';
 import type { PolicySource } from './policy-source.js';
 import { applyFlowMods, diffFlows, indexFlows, type FlowMod } from './reconcile.js';
@@ -133,6 +133,8 @@ export class Agent<R extends CompileResult = CompileResult> {
   private switchUp = false;
   private ovsdbUp = false;
   private normalizedFor: { revision: number; policy: NormalizedPolicy } | undefined;
+  /** Normalises only what changed when it can (rule changes); public for tests. */
+  readonly normalizer = new IncrementalNormalizer();
 
   private applied = { revision: -1, portsGeneration: -1 };
   private waiters: Waiter[] = [];
@@ -180,10 +182,13 @@ export class Agent<R extends CompileResult = CompileResult> {
     });
     await source.start({
       onReset: (revision) => {
+        this.normalizer.reset();
+        this.normalizedFor = undefined;
         this.log.info({ revision }, 'policy snapshot');
         this.kick();
       },
       onChanges: (revision, changes) => {
+        this.normalizer.changed(changes);
         this.log.info({ revision, changes: changes.length }, 'policy change');
         this.kick();
       },
@@ -338,7 +343,7 @@ export class Agent<R extends CompileResult = CompileResult> {
   private normalized(): NormalizedPolicy {
     const cache = this.opts.source.cache;
     if (this.normalizedFor?.revision === cache.revision) return this.normalizedFor.policy;
-    const policy = normalizePolicy(cache.policy());
+    const policy = this.normalizer.normalize(cache.policy());
     this.normalizedFor = { revision: cache.revision, policy };
     return policy;
   }

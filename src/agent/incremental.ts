@@ -1,0 +1,109 @@
+/**
+ * Incremental normalisation: when everything that changed since the last normalised policy
+ * is security-group rules (the most frequent change), only the rules of the groups those
+ * changes touch are normalised again; networks, ports, groups' other rules and address
+ * groups are reused as they are. Anything else (or anything unusual: a rule whose group or
+ * remote is unknown, a rule that fails its checks) falls back to `normalizePolicy`, which
+ * also produces the proper error.
+ *
+ * Invariant: the result equals `normalizePolicy(policy)` (the property test checks it).
+ */
+import { normalizePolicy, normalizeRule } from '../model/policy.js';
+import type { NormalizedPolicy, Policy, SecurityGroupRule } from '../model/types.js';
+import { checkRule } from '../model/validate.js';
+import type { Change } from '../store/store.js';
+
+function byId<T extends { id: string }>(a: T, b: T): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** Re-normalises only the groups whose rules changed; undefined when that is not possible. */
+export function applyRuleChanges(
+  prev: NormalizedPolicy,
+  policy: Policy,
+  changes: readonly Change[],
+): NormalizedPolicy | undefined {
+  if (changes.some((c) => c.kind !== 'security_group_rule')) return undefined;
+  const affected = new Set<string>();
+  const changedIds = new Set<string>();
+  for (const c of changes) {
+    const rule = c.value as SecurityGroupRule;
+    affected.add(rule.security_group_id);
+    changedIds.add(c.id);
+  }
+  // The group a changed rule was in before, should a rule ever move between groups.
+  for (const g of prev.groups.values()) {
+    if (g.rules.some((r) => changedIds.has(r.id))) affected.add(g.id);
+  }
+  const byGroup = new Map<string, SecurityGroupRule[]>();
+  const seen = new Set<string>();
+  for (const r of policy.security_group_rules) {
+    if (seen.has(r.id)) return undefined; // duplicate id: let normalizePolicy report it
+    seen.add(r.id);
+    if (!affected.has(r.security_group_id)) continue;
+    const list = byGroup.get(r.security_group_id) ?? [];
+    list.push(r);
+    byGroup.set(r.security_group_id, list);
+  }
+  const groups = new Map(prev.groups);
+  for (const gid of affected) {
+    const g = prev.groups.get(gid);
+    const rules = byGroup.get(gid) ?? [];
+    if (!g) {
+      if (rules.length > 0) return undefined; // a rule of an unknown group: an error
+      continue;
+    }
+    for (const r of rules) {
+      if (r.remote_group_id !== null && !prev.groups.has(r.remote_group_id)) return undefined;
+      if (r.remote_address_group_id !== null && !prev.addressGroups.has(r.remote_address_group_id))
+        return undefined;
+      try {
+        checkRule(r);
+      } catch {
+        return undefined;
+      }
+    }
+    groups.set(gid, { ...g, rules: rules.map(normalizeRule).sort(byId) });
+  }
+  return { ...prev, groups };
+}
+
+/** Keeps the last normalised policy and the changes since, and normalises as little as it can. */
+export class IncrementalNormalizer {
+  private prev: NormalizedPolicy | undefined;
+  private pending: Change[] = [];
+  private full = true;
+  /** How many normalisations took the fast path / the full path (for tests and metrics). */
+  readonly stats = { incremental: 0, full: 0 };
+
+  reset(): void {
+    this.full = true;
+    this.pending = [];
+  }
+
+  changed(changes: readonly Change[]): void {
+    if (!this.full) this.pending.push(...changes);
+  }
+
+  normalize(policy: Policy): NormalizedPolicy {
+    let next: NormalizedPolicy | undefined;
+    if (!this.full && this.prev) {
+      next =
+        this.pending.length === 0 ? this.prev : applyRuleChanges(this.prev, policy, this.pending);
+      if (next) this.stats.incremental++;
+    }
+    if (!next) {
+      try {
+        next = normalizePolicy(policy);
+      } catch (e) {
+        this.reset();
+        throw e;
+      }
+      this.stats.full++;
+    }
+    this.prev = next;
+    this.pending = [];
+    this.full = false;
+    return next;
+  }
+}
