@@ -124,6 +124,55 @@ describe('replies and related', () => {
   });
 });
 
+describe('SCTP (tracked by addresses only: ports judged on each packet)', () => {
+  it('a port range opens for INIT; replies pass only from the allowed port', async () => {
+    await bed.apply({
+      groups: {
+        client: { rules: EGRESS_ALL },
+        server: { rules: [{ dir: 'ingress', proto: 'sctp', ports: [5000, 5000] }] },
+      },
+      ports: { a: { groups: ['client'] }, b: { groups: ['server'] } },
+    });
+    const [a, b] = [vm('a'), vm('b')];
+    const ab = `Ether(src='${a.mac}', dst='${b.mac}')/IP(src='${a.ip4}', dst='${b.ip4}')`;
+    const ba = `Ether(src='${b.mac}', dst='${a.mac}')/IP(src='${b.ip4}', dst='${a.ip4}')`;
+    const init = (dport: number) =>
+      `${ab}/SCTP(sport=40000, dport=${dport}, tag=0)/SCTPChunkInit(init_tag=1111, a_rwnd=65535, n_out_streams=1, n_in_streams=1, init_tsn=1)`;
+    expect(
+      await frameArrives(scapy.a!, scapy.b!, [init(5001)], { filter: 'sctp and dst port 5001' }),
+    ).toBe(false);
+    expect(
+      await frameArrives(scapy.a!, scapy.b!, [init(5000)], { filter: 'sctp and dst port 5000' }),
+    ).toBe(true);
+    const initAck = (sport: number) =>
+      `${ba}/SCTP(sport=${sport}, dport=40000, tag=1111)/SCTPChunkInitAck(init_tag=2222, a_rwnd=65535, n_out_streams=1, n_in_streams=1, init_tsn=1)`;
+    expect(
+      await frameArrives(scapy.b!, scapy.a!, [initAck(5000)], { filter: 'sctp and src port 5000' }),
+    ).toBe(true);
+    expect(
+      await frameArrives(scapy.b!, scapy.a!, [initAck(5002)], { filter: 'sctp and src port 5002' }),
+    ).toBe(false);
+  });
+});
+
+describe('a port in several groups', () => {
+  it('gets the union of their rules', async () => {
+    await bed.apply({
+      groups: {
+        client: { rules: EGRESS_ALL },
+        web: { rules: [{ dir: 'ingress', proto: 'tcp', ports: [80, 80] }] },
+        dns: { rules: [{ dir: 'ingress', proto: 'udp', ports: [53, 53] }] },
+      },
+      ports: { a: { groups: ['client'] }, b: { groups: ['web', 'dns'] } },
+    });
+    const [a, b] = [vm('a'), vm('b')];
+    expect(await a.tcpConnect(b.ip4!, 80)).toBe(true);
+    expect(await a.udpSend(b.ip4!, 53, 'q')).toBe('reply');
+    expect(await a.tcpConnect(b.ip4!, 443)).toBe(false);
+    expect(await a.udpSend(b.ip4!, 9999, 'q')).toBe('timeout');
+  });
+});
+
 describe('rule removal', () => {
   const withRule: PolicySpec = {
     groups: {

@@ -39,4 +39,6 @@ export const FLOWS = [
   'table=8,priority=50 actions=meter:3,note:01.02.03,clone(output:3,ct_clear),output:4',
   'table=8,priority=51,idle_timeout=10,hard_timeout=20,send_flow_rem,check_overlap,reset_counts,no_packet_counts,no_byte_counts,in_port=1 actions=FLOOD,ALL',
   'table=9,priority=65535,cookie=0xffffffffffffffff,ct_state=new|trk,udp6,tp_dst=547 actions=drop',
+  'table=9,priority=65534,cookie=0x1,ct_state=0x22,tcp,tcp_flags=syn|ack actions=drop',
+  'table=9,priority=65533,cookie=0x1,vlan_tci=0x1005,ipv6,ipv6_label=0x12345/0xfffff actions=drop',
 ];
