@@ -548,7 +548,8 @@ export const FIELD_TABLE: readonly FieldDef[] = [
   ...Array.from({ length: 16 }, (_, i) => reg(i)),
   row({
     name: 'ct_state',
-    bits: 32,
+    bits: 8,
+    bytes: 4,
     maskable: true,
     prereq: 'none',
     oxm: { cls: N1, field: 105 },

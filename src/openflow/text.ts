@@ -177,8 +177,7 @@ function formatMatchValue(f: FieldDef, v: bigint, mask: bigint | undefined): str
       return `${fmt(v)}/${len !== undefined ? len : fmt(mask)}`;
     }
     case 'ct_state':
-      if (mask === undefined) return hexC(v);
-      return formatFlags(v, mask, 0xffn, flagName(CT_STATE_NAMES));
+      return formatFlags(v, mask ?? 0xffn, 0xffn, flagName(CT_STATE_NAMES));
     case 'tcp_flags':
       return formatFlags(v, mask ?? 0xfffn, 0xfffn, flagName(TCP_FLAG_NAMES));
     case 'frag': {

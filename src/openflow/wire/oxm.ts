@@ -69,6 +69,10 @@ export function encodeOxmFields(w: Writer, match: Match): void {
       case 'vlan_tci':
         putVlan(w, fm);
         break;
+      case 'ct_state':
+        // OVS keeps 8 ct_state bits and always sends them masked (0xff = exact).
+        put(w, f.oxm, 4, fm.value, fm.mask ?? 0xffn);
+        break;
       case 'ct_nw_proto':
         if (fm.value !== 0n) put(w, f.oxm, 1, fm.value, undefined);
         break;
