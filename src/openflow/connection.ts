@@ -139,6 +139,7 @@ export class OpenFlowConnection extends EventEmitter<ConnectionEvents> {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private missedEchoes = 0;
   private lastError: FlowError | undefined;
+  private bundleChain: Promise<unknown> = Promise.resolve();
   private backoff = 100;
   private closed = false;
   private connectedOnce: Promise<void>;
@@ -487,7 +488,17 @@ export class OpenFlowConnection extends EventEmitter<ConnectionEvents> {
    * Applies `mods` atomically in one bundle. Resolves after commit and barrier. Rejects with a
    * BundleError naming the failing mod when the switch refuses one; the table is then unchanged.
    */
-  async applyBundle(mods: readonly FlowMod[], opts: { ordered?: boolean } = {}): Promise<void> {
+  applyBundle(mods: readonly FlowMod[], opts: { ordered?: boolean } = {}): Promise<void> {
+    // One bundle at a time: the error bookkeeping (which xid is which mod) is per bundle.
+    const run = this.bundleChain.then(() => this.applyBundleNow(mods, opts));
+    this.bundleChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyBundleNow(
+    mods: readonly FlowMod[],
+    opts: { ordered?: boolean },
+  ): Promise<void> {
     if (mods.length === 0) return;
     const bundleId = this.nextBundleId++;
     const flags = { atomic: true, ordered: opts.ordered ?? false };

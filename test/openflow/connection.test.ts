@@ -147,6 +147,20 @@ describe('OpenFlow connection to ovs-vswitchd', () => {
     expect(sorted(await conn.dumpFlows({ table: 20 }))).toEqual(before);
   });
 
+  it('concurrent bundles apply one at a time, each with its own outcome', async () => {
+    const add = (t: string) => ({ command: 'add' as const, flow: parseFlow(t) });
+    const good = [add('table=21,priority=1,ip,nw_src=10.1.0.1 actions=drop')];
+    const bad = [
+      add('table=21,priority=1,ip,nw_src=10.1.0.2 actions=drop'),
+      add('table=21,priority=1,ip,nw_src=10.1.0.3 actions=goto_table:2'),
+    ];
+    const [a, b] = await Promise.allSettled([conn.applyBundle(bad), conn.applyBundle(good)]);
+    expect(a.status).toBe('rejected');
+    expect(((a as PromiseRejectedResult).reason as BundleError).index).toBe(1);
+    expect(b.status).toBe('fulfilled');
+    expect(sorted(await conn.dumpFlows({ table: 21 }))).toEqual(sorted(good.map((m) => m.flow)));
+  });
+
   it('sends a table-miss packet up as a packet-in, and a packet-out re-injects it', async () => {
     await conn.applyBundle(
       [
