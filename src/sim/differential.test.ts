@@ -155,9 +155,8 @@ const ruleArb = (nGroups: number): fc.Arbitrary<RuleSpec> =>
       ),
     })
     .map((r): RuleSpec => {
-      const ported = ['tcp', 'udp', 'sctp', '6'].includes(r.protocol ?? '');
+      const ported = ['tcp', 'udp', 'sctp', '6', 'dccp', 'udplite'].includes(r.protocol ?? '');
       const icmp = r.protocol === 'icmp';
-      // DCCP and UDP-Lite port ranges go to the controller (docs/pipeline.md): not generated here.
       return {
         ...r,
         dst: ported ? r.dst : null,
@@ -346,7 +345,8 @@ const localPorts = (s: Scenario): LocalPort[] =>
 // Packet events
 // ---------------------------------------------------------------------------------------
 
-type Proto = 'tcp' | 'udp' | 'sctp' | 'icmp-echo' | 'icmp-reply' | 'icmp-other' | 'gre' | 'dccp';
+type Proto =
+  'tcp' | 'udp' | 'sctp' | 'icmp-echo' | 'icmp-reply' | 'icmp-other' | 'gre' | 'dccp' | 'udplite';
 type Special =
   | 'arp'
   | 'arp-spoof'
@@ -431,6 +431,7 @@ const eventArb: fc.Arbitrary<Event> = fc.oneof(
         'icmp-other',
         'gre',
         'dccp',
+        'udplite',
       ),
       src: fc.oneof(
         { weight: 6, arbitrary: fc.constant(0) },
@@ -608,7 +609,10 @@ class PacketFactory {
     e: { sport: number; dport: number; flags: number; icmpType?: number; icmpCode?: number },
   ): Packet {
     const ethType = family === 4 ? 0x0800 : 0x86dd;
-    const num = { tcp: 6, udp: 17, sctp: 132, gre: 47, dccp: 33 } as Record<string, number>;
+    const num = { tcp: 6, udp: 17, sctp: 132, gre: 47, dccp: 33, udplite: 136 } as Record<
+      string,
+      number
+    >;
     if (proto.startsWith('icmp')) {
       const echo = family === 4 ? 8 : 128;
       const reply = family === 4 ? 0 : 129;
@@ -773,7 +777,9 @@ class PacketFactory {
                 : 'icmp-other'
               : r.protocol === 'dccp'
                 ? 'dccp'
-                : 'gre';
+                : r.protocol === 'udplite'
+                  ? 'udplite'
+                  : 'gre';
     const fields = {
       sport: edgePort(r.src, e.sEdge),
       dport: edgePort(r.dst, e.dEdge),
@@ -1347,7 +1353,24 @@ function firstDisagreement(s: Scenario, events: readonly Event[]): string | null
     log.push(
       `in_port ${x.inPort}: ${describePacket(x.packet)} → world ${JSON.stringify(expected.outputs)}, sim ${JSON.stringify(actual.outputs)}`,
     );
-    if (JSON.stringify(actual.outputs) !== JSON.stringify(expected.outputs)) {
+    if (actual.controller.length > 0) {
+      // A DCCP / UDP-Lite packet a port-range rule may allow goes to the agent, which judges it
+      // with the reference semantics (docs/pipeline.md). The agent's answer is not modelled
+      // here, so the sequence ends; until then the switch may only do less than the World.
+      const proto = x.packet.ip?.proto;
+      const punted = proto === 33 || proto === 136;
+      const subset = actual.outputs.every((o) => expected.outputs.includes(o));
+      if (punted && subset) return null;
+      log.push(
+        punted
+          ? 'sim sent more than the World before punting'
+          : 'sim punted a packet that is not DCCP / UDP-Lite',
+      );
+    }
+    if (
+      JSON.stringify(actual.outputs) !== JSON.stringify(expected.outputs) ||
+      actual.controller.length > 0
+    ) {
       return [
         ...log,
         'reference:',
