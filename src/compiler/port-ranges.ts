@@ -13,7 +13,8 @@
  *    the same covering primes, bounded below by pairwise-disjoint classes and above by
  *    prefix splitting. Any minimum cover can be made of primes, so this is the optimum.
  *
- * The search has a node budget: a few adversarial 16-bit ranges (e.g. [1, 17792]) would need
+ * The search has a node budget (30k nodes, tens of ms): a few adversarial 16-bit ranges (e.g.
+ * [1, 17792]) would need
  * seconds; past the budget the best cover found is used (still never more entries than
  * prefix splitting) and `isProvenMinimal` says so. Every range of up to 8 bits is proven
  * minimal (tests), as are all sampled typical 16-bit ranges.
@@ -124,7 +125,7 @@ function primes(lo: number, hi: number, w: number): readonly ValueMask[] {
 // ---------------------------------------------------------------------------------------
 
 /** Nodes the exact search may visit before settling for a greedy cover. */
-const SEARCH_BUDGET = 1_000_000;
+const SEARCH_BUDGET = 30_000;
 
 /** A set of prime indices as 32-bit words. */
 type Bits = Uint32Array;
@@ -151,18 +152,23 @@ function minimumCover(
   upper: number,
 ): { chosen: number[]; exact: boolean } | null {
   const words = Math.ceil(ps.length / 32);
-  const seen = new Set<string>();
+  // Distinct signatures, found by hash (collisions resolved by comparing the words).
+  const byHash = new Map<number, number[]>();
   const classes: Bits[] = [];
+  const acc = new Uint32Array(words);
   for (let x = lo; x <= hi; x++) {
-    const acc = new Uint32Array(words);
+    acc.fill(0);
     for (let i = 0; i < ps.length; i++) {
       const p = ps[i]!;
       if ((x & p.mask) >>> 0 === p.value) acc[i >>> 5]! |= 1 << (i & 31);
     }
-    const key = acc.join(',');
-    if (seen.has(key)) continue;
-    seen.add(key);
-    classes.push(acc);
+    let h = 0x811c9dc5;
+    for (let w = 0; w < words; w++) h = Math.imul(h ^ acc[w]!, 0x01000193);
+    const bucket = byHash.get(h);
+    if (bucket?.some((ci) => classes[ci]!.every((v, w) => v === acc[w]))) continue;
+    if (bucket) bucket.push(classes.length);
+    else byHash.set(h, [classes.length]);
+    classes.push(acc.slice());
   }
   const lists = classes.map(bitList);
   const order = classes
@@ -174,6 +180,8 @@ function minimumCover(
   clsPrimes.forEach((l, ci) => l.forEach((p) => primeClasses[p]!.push(ci)));
 
   const covered = new Uint16Array(cls.length);
+  const stamp = new Uint32Array(cls.length);
+  let stampNo = 0;
   const chosen: number[] = [];
   const used = new Uint32Array(words);
   let nodes = 0;
@@ -210,9 +218,23 @@ function minimumCover(
     if (pick < 0) return true;
     if (chosen.length >= limit || nodes > SEARCH_BUDGET) return false;
     if (chosen.length + lowerBound() > limit) return false;
-    const options = clsPrimes[pick]!.map((p) => ({ p, g: gainOf(p) }));
+    // A prime whose uncovered classes all lie in another option's is never needed here.
+    const options = clsPrimes[pick]!.map((p) => {
+      const unc = primeClasses[p]!.filter((ci) => !covered[ci]);
+      return { p, g: unc.length, unc };
+    });
     options.sort((x, y) => y.g - x.g || x.p - y.p);
-    for (const { p } of options) {
+    const dominated = new Uint8Array(options.length);
+    for (let j = 0; j < options.length; j++) {
+      if (dominated[j]) continue;
+      stampNo++;
+      for (const ci of options[j]!.unc) stamp[ci] = stampNo;
+      for (let i = j + 1; i < options.length; i++) {
+        if (!dominated[i] && options[i]!.unc.every((ci) => stamp[ci] === stampNo)) dominated[i] = 1;
+      }
+    }
+    const useful = options.filter((_, i) => !dominated[i]);
+    for (const { p } of useful) {
       take(p, 1);
       chosen.push(p);
       if (search(limit)) return true;
