@@ -9,7 +9,7 @@ import { startOvs, type OvsSandbox } from '../support/ovs.js';
 import { BundleError, OpenFlowConnection } from '../../src/openflow/connection.js';
 import { formatFlow, parseFlow } from '../../src/openflow/text.js';
 import type { Flow } from '../../src/openflow/ir.js';
-import type { PacketIn } from '../../src/openflow/wire/messages.js';
+import type { FlowRemoved, PacketIn } from '../../src/openflow/wire/messages.js';
 
 let ovs: OvsSandbox;
 let conn: OpenFlowConnection;
@@ -159,6 +159,37 @@ describe('OpenFlow connection to ovs-vswitchd', () => {
     expect(((a as PromiseRejectedResult).reason as BundleError).index).toBe(1);
     expect(b.status).toBe('fulfilled');
     expect(sorted(await conn.dumpFlows({ table: 21 }))).toEqual(sorted(good.map((m) => m.flow)));
+  });
+
+  it('reports flow removal and errors of unbundled flow-mods as events', async () => {
+    const removed = new Promise<FlowRemoved>((resolve) => conn.once('flow_removed', resolve));
+    conn.flowMod({
+      command: 'add',
+      flow: parseFlow(
+        'table=22,priority=5,cookie=0x99,idle_timeout=1,send_flow_rem,ip actions=drop',
+      ),
+    });
+    const errors: { xid: number; typeName: string; codeName: string }[] = [];
+    const onErr = (e: { xid: number; typeName: string; codeName: string }) => errors.push(e);
+    conn.on('switch_error', onErr);
+    const xid = conn.flowMod({
+      command: 'add',
+      flow: parseFlow('table=22,priority=6 actions=goto_table:1'),
+    });
+    await conn.barrier();
+    conn.off('switch_error', onErr);
+    expect(errors).toEqual([
+      {
+        xid,
+        typeName: 'OFPET_BAD_INSTRUCTION',
+        codeName: 'OFPBIC_BAD_TABLE_ID',
+        data: expect.any(Uint8Array),
+      },
+    ]);
+    const r = await removed;
+    expect(r.reason).toBe('idle_timeout');
+    expect(r.flow).toMatchObject({ table: 22, priority: 5, cookie: 0x99n, idleTimeout: 1 });
+    expect(r.flow.match).toEqual({ eth_type: { value: 0x800n } });
   });
 
   it('sends a table-miss packet up as a packet-in, and a packet-out re-injects it', async () => {

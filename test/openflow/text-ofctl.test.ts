@@ -56,6 +56,13 @@ describe('ovs-ofctl reads our text and we read its dump', () => {
   it('every field and action', async () => {
     const { ours, theirs } = await roundTrip(FLOWS.map((t) => parseFlow(t)));
     expect(theirs).toEqual(ours);
+    // Our own decoding of the switch's flow-stats replies agrees too.
+    const conn = await OpenFlowConnection.open({ target: ovs.mgmt, reconnect: false });
+    try {
+      expect((await conn.dumpFlows()).map(formatFlow).sort()).toEqual(ours);
+    } finally {
+      await conn.close();
+    }
   });
 
   it('dump-flows lines parse to the flows that were added', async () => {
