@@ -103,6 +103,8 @@ interface Scenario {
   rules: RuleSpec[];
   agCidrs: number[];
   uplink: boolean;
+  /** First table sgflow owns (the pipeline may sit inside a larger one). */
+  baseTable: number;
 }
 
 const portRange = fc.oneof(
@@ -193,6 +195,7 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc
     nLocal: fc.integer({ min: 2, max: 4 }),
     nRemote: fc.integer({ min: 0, max: 2 }),
     uplink: fc.boolean(),
+    baseTable: fc.constantFrom(0, 0, 0, 40),
     agCidrs: fc.uniqueArray(fc.nat({ max: 11 }), { maxLength: 3 }),
   })
   .chain((base) => {
@@ -239,6 +242,7 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc
       groupsStateful: fc.constant(base.groupsStateful),
       nLocal: fc.constant(base.nLocal),
       uplink: fc.constant(base.uplink),
+      baseTable: fc.constant(base.baseTable),
       agCidrs: fc.constant(base.agCidrs),
       ports: fc.array(portArb, {
         minLength: base.nLocal + base.nRemote,
@@ -1020,6 +1024,7 @@ describe('hand-written pipeline (docs/pipeline.md) vs the reference World', () =
     groupsStateful: [true],
     nLocal: 3,
     uplink: false,
+    baseTable: 0,
     agCidrs: [],
     ports: [
       { network: 0, v4: true, v6: false, pairs: [], groups: [0], security: true },
@@ -1310,7 +1315,7 @@ function compileScenario(policy: NormalizedPolicy, s: Scenario): Compiled {
     policy,
     localPorts: localPorts(s),
     ...(s.uplink ? { uplinkOfport: UPLINK } : {}),
-    options: { mode: 'conntrack', baseTable: 0 },
+    options: { mode: 'conntrack', baseTable: s.baseTable },
   });
   const problems = checkFlows(r.flows);
   expect(
@@ -1349,7 +1354,13 @@ function firstDisagreement(s: Scenario, events: readonly Event[]): string | null
     const x = factory.build(e);
     if (!x) continue;
     const expected = world.deliver(x.inPort, x.packet);
-    const actual = simulate(compiled.flows, state, x.inPort, keyFromPacket(x.packet, x.inPort));
+    const actual = simulate(
+      compiled.flows,
+      state,
+      x.inPort,
+      keyFromPacket(x.packet, x.inPort),
+      s.baseTable,
+    );
     log.push(
       `in_port ${x.inPort}: ${describePacket(x.packet)} → world ${JSON.stringify(expected.outputs)}, sim ${JSON.stringify(actual.outputs)}`,
     );
