@@ -8,7 +8,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { frameArrives, Scapy } from '../support/scapy.js';
-import { type Bed, EGRESS_ALL, INGRESS_ALL, type PolicySpec, startBed } from './harness.js';
+import {
+  type Bed,
+  EGRESS_ALL,
+  INGRESS_ALL,
+  MUTANTS,
+  type PolicySpec,
+  startBed,
+} from './harness.js';
 
 let bed: Bed;
 const scapy: Record<string, Scapy> = {};
@@ -225,7 +232,6 @@ describe('allowed address pairs with their own MAC (a VRRP-style virtual address
           waitMs: 400,
         }),
       ).toBe(true);
-      void a;
     } finally {
       await bed.apply(OPEN);
     }
@@ -248,5 +254,19 @@ describe('always-allowed ingress', () => {
     expect(await to(arp, 'arp and arp[7] == 1')).toBe(true);
     expect(await to(udp, 'udp src port 50100')).toBe(false);
     await bed.apply(OPEN);
+  });
+});
+
+describe('the checks are live', () => {
+  it('without the source-IP check of port security, the forged source arrives', async () => {
+    const [a, d] = [vm('a'), vm('d')];
+    const forged = `Ether(src='${a.mac}', dst='${d.mac}')/IP(src='10.0.0.99', dst='${d.ip4}')/UDP(sport=50300, dport=9999)`;
+    await bed.apply(OPEN, MUTANTS['no-ip-antispoof']);
+    try {
+      expect(await fromAToD(forged, 'udp src port 50300')).toBe(true);
+    } finally {
+      await bed.apply(OPEN);
+    }
+    expect(await fromAToD(forged, 'udp src port 50300')).toBe(false);
   });
 });
