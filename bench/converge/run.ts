@@ -93,7 +93,7 @@ function portAddr(n: number): { mac: string; ip: string; ip6: string } {
   return {
     mac: `02:00:${hex((n >> 16) & 0xff, 2)}:${hex((n >> 8) & 0xff, 2)}:${hex(n & 0xff, 2)}:01`,
     ip: `10.1.${(n >> 8) & 0xff}.${n & 0xff}`,
-    ip6: `fd00:1::${hex(n, 1)}`,
+    ip6: `fd00:1::${(n >> 16).toString(16)}:${(n & 0xffff).toString(16)}`,
   };
 }
 
@@ -108,7 +108,12 @@ async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Prom
 
 interface ChangeSample {
   ms: number;
+  /** Inside the agent: normalise + compile + diff + bundle + barrier. */
+  agentMs: number;
+  normalizeMs: number;
   compileMs: number;
+  diffMs: number;
+  switchMs: number;
   flowMods: number;
 }
 
@@ -239,7 +244,11 @@ async function measure(P: number, R: number, repeats: number): Promise<SizeResul
       const ms = performance.now() - t;
       return {
         ms,
+        agentMs: reports.reduce((x, r) => x + r.totalMs, 0),
+        normalizeMs: reports.reduce((x, r) => x + r.normalizeMs, 0),
         compileMs: reports.reduce((x, r) => x + r.compileMs, 0),
+        diffMs: reports.reduce((x, r) => x + r.diffMs, 0),
+        switchMs: reports.reduce((x, r) => x + r.switchMs, 0),
         flowMods: reports.reduce((x, r) => x + r.adds + r.deletes, 0),
       };
     };
@@ -261,7 +270,7 @@ async function measure(P: number, R: number, repeats: number): Promise<SizeResul
       );
       await api.call('DELETE', `/v2.0/security-group-rules/${ruleId}`);
       await agent.waitForRevision(await store.revision());
-      member.push(await change(() => mkPort(100_000 + i, false)));
+      member.push(await change(() => mkPort(P + R + 1 + i, false)));
     }
     await service.stop();
     return { P, R, flows, fullStartMs, fullStartCompileMs, rule, member };
@@ -272,35 +281,42 @@ async function measure(P: number, R: number, repeats: number): Promise<SizeResul
   }
 }
 
-function summary(xs: ChangeSample[]): {
-  medianMs: number;
-  p95Ms: number;
-  compileMedianMs: number;
-  flowModsMedian: number;
-} {
+type Summary = Record<
+  | 'medianMs'
+  | 'p95Ms'
+  | 'agentMedianMs'
+  | 'normalizeMedianMs'
+  | 'compileMedianMs'
+  | 'diffMedianMs'
+  | 'switchMedianMs'
+  | 'flowModsMedian',
+  number
+>;
+
+function summary(xs: ChangeSample[]): Summary {
+  const med = (f: (x: ChangeSample) => number): number => quantile(xs.map(f), 0.5);
   return {
-    medianMs: quantile(
-      xs.map((x) => x.ms),
-      0.5,
-    ),
+    medianMs: med((x) => x.ms),
     p95Ms: quantile(
       xs.map((x) => x.ms),
       0.95,
     ),
-    compileMedianMs: quantile(
-      xs.map((x) => x.compileMs),
-      0.5,
-    ),
-    flowModsMedian: quantile(
-      xs.map((x) => x.flowMods),
-      0.5,
-    ),
+    agentMedianMs: med((x) => x.agentMs),
+    normalizeMedianMs: med((x) => x.normalizeMs),
+    compileMedianMs: med((x) => x.compileMs),
+    diffMedianMs: med((x) => x.diffMs),
+    switchMedianMs: med((x) => x.switchMs),
+    flowModsMedian: med((x) => x.flowMods),
   };
 }
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const results = [];
+  const results: (Omit<SizeResult, 'rule' | 'member'> & {
+    rule: Summary;
+    member: Summary;
+    raw: { rule: ChangeSample[]; member: ChangeSample[] };
+  })[] = [];
   for (const [P, R] of args.sizes) {
     process.stderr.write(`W(${P},${R})...\n`);
     const r = await measure(P, R, args.repeats);
@@ -326,17 +342,26 @@ async function main(): Promise<void> {
   };
   writeFileSync(join(dir, 'converge.json'), JSON.stringify(doc, null, 2) + '\n');
   const f = (x: number): string => x.toFixed(1);
+  const row = (r: (typeof results)[number], what: 'rule' | 'member'): string => {
+    const x = r[what];
+    return `| W(${r.P},${r.R}) | one ${what} | ${f(x.medianMs)} | ${f(x.p95Ms)} | ${f(x.agentMedianMs)} | ${f(x.normalizeMedianMs)} | ${f(x.compileMedianMs)} | ${f(x.diffMedianMs)} | ${f(x.switchMedianMs)} | ${x.flowModsMedian} |`;
+  };
   const md = [
     '# B-converge: intent to dataplane',
     '',
-    `API call returned → flows acknowledged by the switch; ${args.repeats} repeats; ms.`,
+    `API call returned → flows acknowledged by the switch (bundle commit + barrier); ${args.repeats} repeats; ms.`,
+    'The agent recompiles the whole policy per change (rule changes re-normalise only the touched',
+    'groups) and sends only the difference as one bundle.',
     '',
-    '| W(P,R) | flows | full start | full start: compile | rule: median | rule: p95 | rule: compile | rule: flow mods | member: median | member: p95 | member: compile | member: flow mods |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| W(P,R) | flows | full start | full start: normalise+compile |',
+    '|---|---|---|---|',
     ...results.map(
-      (r) =>
-        `| W(${r.P},${r.R}) | ${r.flows} | ${f(r.fullStartMs)} | ${f(r.fullStartCompileMs)} | ${f(r.rule.medianMs)} | ${f(r.rule.p95Ms)} | ${f(r.rule.compileMedianMs)} | ${r.rule.flowModsMedian} | ${f(r.member.medianMs)} | ${f(r.member.p95Ms)} | ${f(r.member.compileMedianMs)} | ${r.member.flowModsMedian} |`,
+      (r) => `| W(${r.P},${r.R}) | ${r.flows} | ${f(r.fullStartMs)} | ${f(r.fullStartCompileMs)} |`,
     ),
+    '',
+    '| W(P,R) | change | median | p95 | in agent | normalise | compile | diff | switch | flow mods |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...results.flatMap((r) => [row(r, 'rule'), row(r, 'member')]),
     '',
   ].join('\n');
   writeFileSync(join(dir, 'converge.md'), md);

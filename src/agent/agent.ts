@@ -94,7 +94,14 @@ export interface ReconcileReport {
   adds: number;
   deletes: number;
   flows: number;
+  /** Policy normalisation (incremental for rule changes). */
+  normalizeMs: number;
+  /** The compiler alone. */
   compileMs: number;
+  /** Desired vs installed. */
+  diffMs: number;
+  /** Bundle + barrier (or read-back + bundle on a resync). */
+  switchMs: number;
   totalMs: number;
 }
 
@@ -355,20 +362,26 @@ export class Agent<R extends CompileResult = CompileResult> {
     const portsGeneration = this.portsGeneration;
     const base = this.baseTable;
 
-    const tc = now();
     let result: R;
+    let normalizeMs: number;
+    let compileMs: number;
     try {
+      const tn = now();
+      const policy = this.normalized();
+      normalizeMs = now() - tn;
       const uplink =
         this.opts.uplink === undefined
           ? undefined
           : this.ifaces.find((i) => i.name === this.opts.uplink && i.ofport > 0)?.ofport;
+      const tc = now();
       result = this.opts.compile({
-        policy: this.normalized(),
+        policy,
         localPorts: this.localPorts(),
         ...(uplink !== undefined ? { uplinkOfport: uplink } : {}),
         ...(this.opts.networkKeys ? { networkKeys: this.opts.networkKeys } : {}),
         options: { mode: this.mode, baseTable: base },
       });
+      compileMs = now() - tc;
       this.policyOk = true;
     } catch (e) {
       // Bad intent is not retried (the next change kicks us); the switch keeps its table.
@@ -381,14 +394,15 @@ export class Agent<R extends CompileResult = CompileResult> {
       );
       return;
     }
-    const compileMs = now() - tc;
-    this.metrics.compileSeconds.observe(compileMs / 1000);
+    this.metrics.compileSeconds.observe((normalizeMs + compileMs) / 1000);
     for (const w of result.warnings) this.log.warn({ revision }, w);
 
     let mods: readonly FlowMod[];
     let adds = 0;
     let deletes = 0;
     const resync = this.needResync;
+    let diffMs = 0;
+    const ts = now();
     try {
       if (resync) {
         // Read the switch's tables back and send only the difference (no flush).
@@ -400,7 +414,9 @@ export class Agent<R extends CompileResult = CompileResult> {
         this.needResync = false;
         this.metrics.resyncs.inc();
       } else {
+        const td = now();
         mods = diffFlows([...this.installed.values()], result.flows);
+        diffMs = now() - td;
         for (const m of mods) {
           if (m.command === 'add') adds++;
           else deletes++;
@@ -417,6 +433,7 @@ export class Agent<R extends CompileResult = CompileResult> {
       );
       throw e;
     }
+    const switchMs = now() - ts - diffMs;
     if (adds + deletes > 0) this.metrics.changesApplied.inc();
     this.metrics.flowMods.inc({ command: 'add' }, adds);
     this.metrics.flowMods.inc({ command: 'delete_strict' }, deletes);
@@ -436,12 +453,25 @@ export class Agent<R extends CompileResult = CompileResult> {
       adds,
       deletes,
       flows: this.installed.size,
+      normalizeMs,
       compileMs,
+      diffMs,
+      switchMs,
       totalMs,
     };
     if (adds + deletes > 0 || resync) {
       this.log.info(
-        { revision, resync, adds, deletes, flows: report.flows, compileMs: +compileMs.toFixed(2) },
+        {
+          revision,
+          resync,
+          adds,
+          deletes,
+          flows: report.flows,
+          normalizeMs: +normalizeMs.toFixed(2),
+          compileMs: +compileMs.toFixed(2),
+          diffMs: +diffMs.toFixed(2),
+          switchMs: +switchMs.toFixed(2),
+        },
         'reconciled',
       );
     }

@@ -43,20 +43,44 @@ export function flowIdentity(flow: Flow): string {
   return id;
 }
 
-function stringifyBig(_k: string, v: unknown): unknown {
-  if (typeof v === 'bigint') return `0x${v.toString(16)}`;
-  if (v instanceof Uint8Array) return Array.from(v);
-  return v;
+/** A compact canonical text of plain data (bigints, byte arrays, arrays, objects). */
+function serialize(v: unknown): string {
+  switch (typeof v) {
+    case 'bigint':
+      return `0x${v.toString(16)}`;
+    case 'string':
+      return JSON.stringify(v);
+    case 'number':
+    case 'boolean':
+      return String(v);
+    case 'undefined':
+      return 'u';
+    default:
+      break;
+  }
+  if (v === null) return 'null';
+  if (v instanceof Uint8Array) return `b${Buffer.from(v).toString('hex')}`;
+  if (Array.isArray(v)) return `[${v.map(serialize).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  let out = '{';
+  for (const k of Object.keys(o)) {
+    if (o[k] === undefined) continue;
+    out += `${k}:${serialize(o[k])},`;
+  }
+  return `${out}}`;
 }
 
 /** Everything a switch keeps for a flow beyond its identity. */
 export function flowBody(flow: Flow): string {
   let body = bodies.get(flow);
   if (body === undefined) {
-    body = JSON.stringify(
-      [flow.cookie, flow.actions, flow.idleTimeout ?? 0, flow.hardTimeout ?? 0, flow.flags ?? []],
-      stringifyBig,
-    );
+    body = serialize([
+      flow.cookie,
+      flow.actions,
+      flow.idleTimeout ?? 0,
+      flow.hardTimeout ?? 0,
+      flow.flags ?? [],
+    ]);
     bodies.set(flow, body);
   }
   return body;
