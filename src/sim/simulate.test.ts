@@ -423,8 +423,8 @@ describe('trace', () => {
     ),
   ];
   const cookies = new Map<bigint, unknown>([
-    [0x0500000000000001n, { kind: 'skeleton' }],
-    [0x0300000000000002n, { kind: 'rule', id: 'rule-80' }],
+    [0x0500000000000001n, { kind: 'pipeline' }],
+    [0x0300000000000002n, { kind: 'rule', ruleId: 'rule-80' }],
   ]);
   const names = new Map([
     [0, 'Classify'],
@@ -434,7 +434,7 @@ describe('trace', () => {
   it('names tables, flows and the rule behind an allow', () => {
     const r = simulate(flows, newSimState(), 1, keyFromPacket(tcp(A_IP, B_IP, 1, 80), 1));
     const lines = trace(r, cookies, { tableNames: names });
-    expect(lines[0]).toMatch(/^Classify \(table 0\): priority 10, ip \[skeleton\]/);
+    expect(lines[0]).toMatch(/^Classify \(table 0\): priority 10, ip \[pipeline\]/);
     expect(lines.join('\n')).toMatch(
       /EgressRules \(table 1\): priority 100, ip,nw_dst=10\.0\.0\.2 \[rule rule-80\]/,
     );

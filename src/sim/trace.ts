@@ -29,19 +29,20 @@ export function formatCtState(state: number): string {
   return parts.length === 0 ? '(untracked)' : parts.join('');
 }
 
-/** Words for a cookie-map origin (`{kind:'rule', id}`, `{kind:'rules', ids}`, a string, …). */
+/**
+ * Words for a cookie-map origin: the compiler's `{kind:'rule', ruleId}`, `{kind:'rules',
+ * ruleIds}`, `{kind:'group', groupId}`, `{kind:'port', portId}`, `{kind:'network', networkId}`,
+ * `{kind:'pipeline'}`, or any object with a `kind` and an `id` / `ids`, or a string.
+ */
 export function describeOrigin(origin: unknown): string {
   if (typeof origin === 'string') return origin;
   if (origin && typeof origin === 'object') {
-    const o = origin as { kind?: unknown; id?: unknown; ids?: unknown; ruleIds?: unknown };
-    const kind = typeof o.kind === 'string' ? o.kind : 'origin';
-    const ids = Array.isArray(o.ids)
-      ? o.ids
-      : Array.isArray(o.ruleIds)
-        ? o.ruleIds
-        : o.id !== undefined
-          ? [o.id]
-          : [];
+    const o = origin as Record<string, unknown>;
+    const kind = typeof o['kind'] === 'string' ? o['kind'] : 'origin';
+    const ids: unknown[] = [];
+    for (const k of ['ids', 'ruleIds']) if (Array.isArray(o[k])) ids.push(...(o[k] as unknown[]));
+    for (const k of ['id', 'ruleId', 'groupId', 'portId', 'networkId'])
+      if (o[k] !== undefined) ids.push(o[k]);
     return ids.length === 0 ? kind : `${kind} ${ids.map(String).join(', ')}`;
   }
   return 'unknown origin';
