@@ -222,6 +222,21 @@ describe('rules', () => {
     expect(allows.some((f) => f.match.ct_nw_proto?.value === 33n)).toBe(false);
   });
 
+  it('two DCCP rules with the same punt match share one punt flow naming both', () => {
+    const { flows, cookies } = run(
+      simple(false, [
+        rule('d1', 'g', { protocol: 'dccp', port_range_min: 1, port_range_max: 9 }),
+        rule('d2', 'g', { protocol: 'dccp', port_range_min: 20, port_range_max: 20 }),
+      ]),
+      [{ portId: 'p1', ofport: 1 }],
+    );
+    const punt = inTable(flows, Table.IngressRules).filter((f) =>
+      f.actions.some((a) => a.type === 'controller'),
+    );
+    expect(punt).toHaveLength(1);
+    expect(cookies.get(punt[0]!.cookie)).toEqual({ kind: 'rules', ruleIds: ['d1', 'd2'] });
+  });
+
   it('SCTP port rules of stateful groups judge the packet, forward and reverse by the Reply flag', () => {
     const { flows } = run(
       simple(true, [rule('s', 'g', { protocol: 'sctp', port_range_min: 9, port_range_max: 9 })]),

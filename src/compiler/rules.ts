@@ -265,14 +265,16 @@ export function compileRuleKeys(ctx: CompileContext): ConjunctiveKey[] {
     }
   }
   const keys = new Map<string, KeyBuilder>();
+  const punts: Punts = new Map();
   const groupIds = [...portsByGroup.keys()].sort();
   for (const gid of groupIds) {
     const group = ctx.policy.groups.get(gid);
     if (!group) continue;
     const ports = portsByGroup.get(gid)!;
     const rules = [...group.rules].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    for (const rule of rules) addRule(ctx, resolver, keys, group, ports, rule);
+    for (const rule of rules) addRule(ctx, resolver, keys, punts, group, ports, rule);
   }
+  emitAllPunts(ctx, punts);
   return [...keys.values()].map(finishKey);
 }
 
@@ -280,6 +282,7 @@ function addRule(
   ctx: CompileContext,
   resolver: RemoteResolver,
   keys: Map<string, KeyBuilder>,
+  punts: Punts,
   group: NormalizedGroup,
   ports: readonly LocalPortInfo[],
   rule: NormalizedRule,
@@ -291,7 +294,16 @@ function addRule(
   const cidrs = resolver.cidrs(rule.remote, family);
   const portsDim: Match[] = ports.map((l) => ({ [Reg.PortKey]: exact(l.ofport) }));
   if (forms === 'punt') {
-    emitPunts(ctx, rule, group.stateful ? 'ct' : 'packet', table, portsDim, cidrs, ingress, family);
+    emitPunts(
+      punts,
+      rule,
+      group.stateful ? 'ct' : 'packet',
+      table,
+      portsDim,
+      cidrs,
+      ingress,
+      family,
+    );
     return;
   }
   for (const form of forms) {
@@ -365,8 +377,21 @@ function finishKey(k: KeyBuilder): ConjunctiveKey {
   return { id: k.id, groupId: k.groupId, table: k.table, ruleIds, constant: k.constant, dims };
 }
 
+/** Punt flows by (table, match): rules with equal punt matches share one flow. */
+type Punts = Map<string, { table: number; match: Match; ruleIds: Set<string> }>;
+
+function emitAllPunts(ctx: CompileContext, punts: Punts): void {
+  for (const p of punts.values()) {
+    const { cookie, origin } = ruleCookie([...p.ruleIds]);
+    const userdata = new Uint8Array(8);
+    for (let i = 0; i < 8; i++) userdata[i] = Number((cookie >> BigInt(8 * (7 - i))) & 0xffn);
+    const actions: Action[] = [{ type: 'controller', maxLen: 65535, userdata }];
+    ctx.sink.add(p.table, Priority.Punt, p.match, actions, origin);
+  }
+}
+
 function emitPunts(
-  ctx: CompileContext,
+  punts: Punts,
   rule: NormalizedRule,
   form: Form,
   table: number,
@@ -375,10 +400,6 @@ function emitPunts(
   ingress: boolean,
   family: IpFamily,
 ): void {
-  const { cookie, origin } = ruleCookie([rule.id]);
-  const userdata = new Uint8Array(8);
-  for (let i = 0; i < 8; i++) userdata[i] = Number((cookie >> BigInt(8 * (7 - i))) & 0xffn);
-  const actions: Action[] = [{ type: 'controller', maxLen: 65535, userdata }];
   const field = remoteField(form, ingress, family);
   const constant: Match = {
     ...constantOf(rule, form),
@@ -390,7 +411,12 @@ function emitPunts(
     ? [{}]
     : cidrs.map((c) => ({ [field]: cidrMatch(c) }));
   for (const p of portsDim) {
-    for (const r of remotes)
-      ctx.sink.add(table, Priority.Punt, { ...constant, ...p, ...r }, actions, origin);
+    for (const r of remotes) {
+      const match = { ...constant, ...p, ...r };
+      const k = `${table}|${svcKey(match)}`;
+      let entry = punts.get(k);
+      if (!entry) punts.set(k, (entry = { table, match, ruleIds: new Set() }));
+      entry.ruleIds.add(rule.id);
+    }
   }
 }
