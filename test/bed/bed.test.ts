@@ -99,6 +99,17 @@ describe('test bed', () => {
     sb.stop();
   });
 
+  it('restarts ovs-vswitchd: flows are gone (fail_mode=secure drops), bridge and ports stay', async () => {
+    await ovs.ofctl('add-flow', ovs.mgmt, 'actions=NORMAL');
+    expect(await a.ping(b.ip4!)).toBe(true);
+    await ovs.restartVswitchd();
+    expect(await ovs.ofctl('dump-flows', ovs.mgmt)).not.toMatch(/actions=/);
+    expect((await ovs.vsctl('get', 'Interface', a.bridgePort, 'ofport')).trim()).toBe('10');
+    expect(await a.ping(b.ip4!)).toBe(false);
+    await ovs.ofctl('add-flow', ovs.mgmt, 'actions=NORMAL');
+    expect(await a.ping(b.ip4!, { count: 2, timeoutMs: 3000 })).toBe(true);
+  });
+
   it('leaves no namespace, process or directory after stop', async () => {
     const other = await startOvs({ name: 'bed2' });
     const vm = await addVm(other, {

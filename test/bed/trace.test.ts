@@ -2,17 +2,17 @@
  * The ofproto/trace driver: flow-key text OVS accepts, `--ct-next` states in recirculation
  * order, datapath ports mapped back to ofports (also inside clone()).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { CtState } from '../../src/openflow/ir.js';
 import { keyFromPacket } from '../../src/sim/key.js';
-import { type OvsSandbox, startOvs } from '../support/ovs.js';
+import { useOvs } from '../support/hooks.js';
 import { datapathOutputs, datapathPortMap, traceKey } from '../support/trace.js';
 
-let ovs: OvsSandbox;
+const sandbox = useOvs({ name: 'trace-bed' });
 let portMap: Map<number, number>;
 
 beforeAll(async () => {
-  ovs = await startOvs({ name: 'trace-bed' });
+  const ovs = sandbox();
   for (const n of [1, 2, 3, 7]) {
     await ovs.vsctl(
       'add-port',
@@ -36,10 +36,6 @@ beforeAll(async () => {
   ];
   for (const f of flows) await ovs.ofctl('add-flow', ovs.mgmt, f);
   portMap = await datapathPortMap(ovs);
-});
-
-afterAll(async () => {
-  await ovs?.stop();
 });
 
 const tcp = keyFromPacket(
@@ -71,14 +67,14 @@ describe('trace driver', () => {
   it('resumes each recirculation with the next --ct-next state', async () => {
     const NEW = CtState.TRK | CtState.NEW;
     const EST = CtState.TRK | CtState.EST;
-    expect((await traceKey(ovs, tracked, [NEW, NEW], portMap)).outputs).toEqual([2]);
-    expect((await traceKey(ovs, tracked, [NEW, EST], portMap)).outputs).toEqual([3]);
-    expect((await traceKey(ovs, tracked, [EST], portMap)).outputs).toEqual([7]);
+    expect((await traceKey(sandbox(), tracked, [NEW, NEW], portMap)).outputs).toEqual([2]);
+    expect((await traceKey(sandbox(), tracked, [NEW, EST], portMap)).outputs).toEqual([3]);
+    expect((await traceKey(sandbox(), tracked, [EST], portMap)).outputs).toEqual([7]);
   });
 
   it('keeps the ct tuple of the traced flow (absent tuple: the ct_nw_src rule misses)', async () => {
     const NEW = CtState.TRK | CtState.NEW;
-    expect((await traceKey(ovs, tcp, [NEW, NEW], portMap)).outputs).toEqual([]);
+    expect((await traceKey(sandbox(), tcp, [NEW, NEW], portMap)).outputs).toEqual([]);
   });
 
   it('reads outputs inside clone()', async () => {
@@ -91,7 +87,7 @@ describe('trace driver', () => {
       },
       1,
     );
-    expect((await traceKey(ovs, arp, [], portMap)).outputs).toEqual([2, 3]);
+    expect((await traceKey(sandbox(), arp, [], portMap)).outputs).toEqual([2, 3]);
     expect(
       datapathOutputs(
         'ct(commit,zone=2),clone(ct_clear,3),4,userspace(pid=0,controller(reason=1))',
