@@ -1,73 +1,80 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Action, FieldMatch, FieldName, FieldSlice, Flow, Match } from './ir.js';
+import { FIELD_TABLE, prerequisiteMet } from './fields.js';
 import { formatFlow, parseFlow } from './text.js';
 import { canonicalFlow, decodeMessage, encodeMessage, type OfMessage } from './wire/messages.js';
 
 const u = (bits: number) => fc.bigInt({ min: 0n, max: (1n << BigInt(bits)) - 1n });
-const exact = (bits: number) => u(bits).map((value): FieldMatch => ({ value }));
-const masked = (bits: number) =>
-  fc.tuple(u(bits), u(bits)).map(([value, mask]): FieldMatch => ({ value: value & mask, mask }));
-const either = (bits: number) => fc.oneof(exact(bits), masked(bits));
 
-/** Random matches that satisfy every prerequisite. */
+/**
+ * Random matches over every field of the table: a random context (L3 type, protocol, ND type,
+ * tracked or not), then each field whose prerequisites that context meets, with probability
+ * 1/3, exact or (if maskable) masked.
+ */
 const matchArb: fc.Arbitrary<Match> = fc
-  .record(
-    {
-      l3: fc.constantFrom('none', 'ip', 'ipv6', 'arp'),
-      proto: fc.constantFrom(6n, 17n, 132n, 1n, 58n, 99n),
-      in_port: fc.integer({ min: 1, max: 0xfeff }).map((v): FieldMatch => ({ value: BigInt(v) })),
-      eth_src: either(48),
-      reg: fc.array(fc.tuple(fc.integer({ min: 0, max: 15 }), either(32)), { maxLength: 4 }),
-      metadata: either(64),
-      tun_id: either(64),
-      ct: fc.boolean(),
-      ct_mark: either(32),
-      ct_label: either(128),
-      src4: either(32),
-      src6: either(128),
-      port: either(16),
-      conj: exact(32),
-    },
-    { requiredKeys: ['l3', 'proto', 'ct'] },
-  )
+  .record({
+    l3: fc.constantFrom('none', 'ipv4', 'ipv6', 'arp'),
+    proto: fc.constantFrom(6n, 17n, 132n, 1n, 58n, 99n),
+    nd: fc.constantFrom(135n, 136n, 1n),
+    ct: fc.boolean(),
+    picks: fc.array(
+      fc.tuple(
+        fc.boolean(),
+        fc.boolean(),
+        fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }),
+        fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }),
+      ),
+      {
+        minLength: FIELD_TABLE.length,
+        maxLength: FIELD_TABLE.length,
+      },
+    ),
+    take: fc.array(fc.integer({ min: 0, max: 2 }), {
+      minLength: FIELD_TABLE.length,
+      maxLength: FIELD_TABLE.length,
+    }),
+  })
   .map((r) => {
     const m: Partial<Record<FieldName, FieldMatch>> = {};
-    if (r.in_port) m.in_port = r.in_port;
-    if (r.eth_src) m.eth_src = r.eth_src;
-    for (const [i, fm] of r.reg ?? []) m[`reg${i}` as FieldName] = fm;
-    if (r.metadata) m.metadata = r.metadata;
-    if (r.tun_id) m.tun_id = r.tun_id;
-    if (r.conj) m.conj_id = r.conj;
-    if (r.l3 === 'arp') {
-      m.eth_type = { value: 0x806n };
-      if (r.src4) m.arp_spa = r.src4;
-    }
-    if (r.l3 === 'ip' || r.l3 === 'ipv6') {
+    if (r.l3 === 'arp') m.eth_type = { value: 0x806n };
+    if (r.l3 === 'ipv4' || r.l3 === 'ipv6') {
       const v6 = r.l3 === 'ipv6';
       m.eth_type = { value: v6 ? 0x86ddn : 0x800n };
-      const proto = r.proto === 1n && v6 ? 58n : r.proto === 58n && !v6 ? 1n : r.proto;
-      m.ip_proto = { value: proto };
-      if (v6 && r.src6) m.ipv6_src = r.src6;
-      if (!v6 && r.src4) m.ip_dst = r.src4;
-      if (r.port) {
-        if (proto === 6n) m.tcp_dst = r.port;
-        if (proto === 17n) m.udp_src = r.port;
-        if (proto === 132n) m.sctp_dst = r.port;
-        if (proto === 1n) m.icmp_type = { value: r.port.value & 0xffn };
-        if (proto === 58n) m.icmpv6_code = { value: r.port.value & 0xffn };
-      }
+      m.ip_proto = { value: r.proto === 1n && v6 ? 58n : r.proto === 58n && !v6 ? 1n : r.proto };
+      if (v6 && m.ip_proto.value === 58n && r.nd !== 1n) m.icmpv6_type = { value: r.nd };
       if (r.ct) {
         m.ct_state = { value: 0x20n, mask: 0x30n };
-        if (v6 && r.src6) m.ct_ipv6_dst = r.src6;
-        if (!v6 && r.src4) m.ct_nw_src = r.src4;
-        m.ct_nw_proto = { value: proto };
-        if (r.port) m.ct_tp_dst = r.port;
+        m.ct_nw_proto = { value: m.ip_proto.value };
       }
-    }
-    if (r.ct && !m.ct_state) m.ct_state = { value: 0x22n, mask: 0x23n };
-    if (r.ct_mark) m.ct_mark = r.ct_mark;
-    if (r.ct_label) m.ct_label = r.ct_label;
+    } else if (r.ct) m.ct_state = { value: 0x22n, mask: 0x23n };
+    FIELD_TABLE.forEach((f, i) => {
+      if (m[f.name] !== undefined || r.take[i] !== 0) return;
+      if (f.name === 'eth_type' || f.name === 'ip_proto' || f.name === 'ct_nw_proto') return;
+      if (!prerequisiteMet(f.prereq, m)) return;
+      const [useMask, , v, mk] = r.picks[i]!;
+      const full = (1n << BigInt(f.bits)) - 1n;
+      let value = v & full;
+      if (f.name === 'in_port') value = (value % 0xfeffn) + 1n;
+      if (f.name === 'ip_frag') {
+        const frags: FieldMatch[] = [
+          { value: 0n },
+          { value: 1n },
+          { value: 3n },
+          { value: 0n, mask: 1n },
+          { value: 1n, mask: 1n },
+          { value: 0n, mask: 2n },
+          { value: 2n, mask: 2n },
+        ];
+        m.ip_frag = frags[Number(value % 7n)]!;
+        return;
+      }
+      if (f.name === 'vlan_tci') {
+        m.vlan_tci = { value: value | 0x1000n, mask: 0x1fffn };
+        return;
+      }
+      m[f.name] = useMask && f.maskable ? { value: value & mk & full, mask: mk & full } : { value };
+    });
     return m;
   });
 

@@ -114,10 +114,18 @@ const FRAG_TEXT: Record<string, { value: bigint; mask?: bigint }> = {
 export function canonicalFieldMatch(f: FieldDef, m: FieldMatch): FieldMatch | undefined {
   const full = fullMask(f);
   let mask = m.mask === undefined ? full : m.mask & full;
-  // ip_frag has two meaningful bits: matching both is an exact match.
-  if (f.name === 'ip_frag' && (mask & 3n) === 3n) mask = full;
+  let value = m.value & mask;
+  if (f.name === 'ip_frag') {
+    // Two meaningful bits (any=1, later=2; later implies any). Matching both is exact;
+    // "not a fragment" (0/1) is exactly 0, "later" (2/2) is exactly 3: one form each.
+    if ((mask & 3n) === 3n || ((mask & 3n) === 1n && (value & 1n) === 0n)) mask = full;
+    if ((mask & 3n) === 2n && (value & 2n) !== 0n) {
+      mask = full;
+      value = 3n;
+    }
+  }
   if (mask === 0n) return undefined;
-  const value = m.value & mask;
+  value &= mask;
   return mask === full ? { value } : { value, mask };
 }
 
@@ -148,6 +156,16 @@ export function validateMatch(m: Match): void {
     }
     if (fm.mask !== undefined && fm.mask !== full && !f.maskable) {
       throw invalidFlow(f.name, 'this field cannot be masked; give an exact value');
+    }
+  }
+  const frag = m.ip_frag;
+  if (frag) {
+    const mask = frag.mask ?? 0xffn;
+    if ((frag.value & ~3n) !== 0n || (mask & 1n && frag.value === 2n)) {
+      throw invalidFlow(
+        'ip_frag',
+        `value ${frag.value}/${mask} matches no packet; use no, yes, first, later or not_later`,
+      );
     }
   }
   const unmet = unmetPrerequisites(m);
