@@ -159,6 +159,30 @@ describe.each(SWITCH_DRIVERS)(
       expect(agent.installedFlows().length).toBe(after);
     });
 
+    it('one remote member added sends only flows for its address', async () => {
+      const agent = s.service!.agent;
+      const reports: ReconcileReport[] = [];
+      const off = agent.onReconcile((r) => reports.push(r));
+      // A port on another host (never plugged here) joins the group a rule admits from.
+      await s.neutron.port({
+        id: 'remote-member',
+        networkId: netId,
+        mac: '02:00:00:00:0a:55',
+        ips: ['10.7.5.5'],
+        groups: [trusted],
+      });
+      await s.converged();
+      off();
+      const mods = reports.flatMap((r) => r.mods);
+      expect(mods.length).toBeGreaterThan(0);
+      const member = 0x0a070505n; // 10.7.5.5
+      for (const m of mods) {
+        expect(m.command).toBe('add');
+        const addrs = [m.flow.match.ct_nw_src, m.flow.match.ip_src].map((f) => f?.value);
+        expect(addrs).toContain(member);
+      }
+    });
+
     it('a rule change under continuous traffic: no allowed packet lost', async () => {
       const ping = new PingStream(a, '10.7.0.2', 150, 20);
       for (let i = 0; i < 4; i++) {
