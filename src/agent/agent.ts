@@ -5,9 +5,11 @@
  * One reconcile runs at a time; changes that arrive meanwhile are coalesced into the next.
  * The agent keeps the table it believes the switch holds. It reads the switch's flows back
  * (a resync) on start, after every reconnect (that includes an ovs-vswitchd restart, which
- * loses all flows) and after any failed bundle, and then sends only the difference: flows
- * that are already right are never touched, so their counters and durations survive and no
- * packet of an allowed connection is ever dropped by the agent's own doing.
+ * loses all flows), after any failed bundle and periodically, and then sends only the
+ * difference: flows that are already right are never touched, so their counters and
+ * durations survive and no packet of an allowed connection is ever dropped by the agent's
+ * own doing. Rule changes re-normalise only the touched groups (incremental.ts); the
+ * compiler then runs whole and the reconciler sends only what differs.
  *
  * Invariants:
  * - Every difference goes out as one OpenFlow bundle (atomic); a failed bundle leaves the
@@ -172,6 +174,13 @@ export class Agent<R extends CompileResult = CompileResult> {
         this.needResync = true;
         this.kick();
       }
+    });
+    sw.onPacketIn?.((p) => {
+      this.metrics.packetIns.inc();
+      this.log.warn(
+        { table: p.table, cookie: `0x${p.cookie.toString(16)}`, reason: p.reason },
+        'packet punted to the agent; dropped (controller verdicts are not implemented)',
+      );
     });
     ports.onStateChange((state) => {
       this.ovsdbUp = state === 'connected';

@@ -72,6 +72,11 @@ export class AgentMetrics {
     labelNames: ['peer'] as const,
     registers: [this.registry],
   });
+  readonly packetIns = new Counter({
+    name: 'sgflow_packet_ins_total',
+    help: 'Packets the pipeline punted to the agent (dropped: the agent does not judge punts yet)',
+    registers: [this.registry],
+  });
   readonly appliedRevision = new Gauge({
     name: 'sgflow_applied_revision',
     help: 'Store revision whose policy the switch holds',

@@ -51,6 +51,7 @@ function canonical(f: Flow): Flow {
 export class OpenFlowSwitch implements FlowSwitch {
   private conn: OpenFlowConnection | undefined;
   private listeners: ((s: ConnectionState) => void)[] = [];
+  private packetListeners: ((p: { table: number; cookie: bigint; reason: string }) => void)[] = [];
 
   constructor(private readonly opts: OpenFlowSwitchOptions) {}
 
@@ -71,12 +72,20 @@ export class OpenFlowSwitch implements FlowSwitch {
       }
       for (const l of this.listeners) l(s);
     });
+    conn.on('packet_in', (p) => {
+      for (const l of this.packetListeners)
+        l({ table: p.table, cookie: p.cookie, reason: p.reason });
+    });
     await conn.ready();
     first = false;
   }
 
   onStateChange(listener: (state: ConnectionState) => void): void {
     this.listeners.push(listener);
+  }
+
+  onPacketIn(listener: (p: { table: number; cookie: bigint; reason: string }) => void): void {
+    this.packetListeners.push(listener);
   }
 
   private get c(): OpenFlowConnection {

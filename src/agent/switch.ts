@@ -32,6 +32,8 @@ export interface FlowSwitch {
   applyBundle(mods: readonly FlowMod[]): Promise<void>;
   /** Called on every (re)connection and disconnection; a reconnect means "resync". */
   onStateChange(listener: (state: ConnectionState) => void): void;
+  /** Packets the pipeline sent to the controller (only drivers with a controller channel). */
+  onPacketIn?(listener: (p: { table: number; cookie: bigint; reason: string }) => void): void;
   close(): Promise<void>;
 }
 
