@@ -263,6 +263,26 @@ describe('remote side', () => {
     expect(await vm('a').tcpConnect(vm('b').ip4!, 80)).toBe(false);
   });
 
+  it("Neutron's default group (ingress from itself, egress anywhere): members talk, others do not", async () => {
+    const selfRef: RuleSpec[] = [
+      { dir: 'ingress', eth: 'IPv4', remoteGroup: 'default' },
+      { dir: 'ingress', eth: 'IPv6', remoteGroup: 'default' },
+      ...EGRESS_ALL,
+    ];
+    await bed.apply({
+      groups: { default: { rules: selfRef }, client: { rules: EGRESS_ALL } },
+      ports: { a: { groups: ['default'] }, b: { groups: ['default'] }, c: { groups: ['client'] } },
+    });
+    const [a, b, c] = [vm('a'), vm('b'), vm('c')];
+    expect(await a.tcpConnect(b.ip4!, 22)).toBe(true);
+    expect(await b.tcpConnect(a.ip4!, 8080)).toBe(true);
+    expect(await a.ping(b.ip6!)).toBe(true);
+    expect(await c.tcpConnect(a.ip4!, 22)).toBe(false);
+    expect(await c.ping(b.ip4!)).toBe(false);
+    // Egress anywhere: a reaches c only if c lets it in — c has no ingress rules.
+    expect(await a.tcpConnect(c.ip4!, 22)).toBe(false);
+  });
+
   it('address group: its CIDRs only', async () => {
     await bed.apply(
       ingressOnB([{ dir: 'ingress', proto: 'tcp', ports: [80, 80], remoteAg: 'ag' }], {

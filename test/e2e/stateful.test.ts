@@ -250,6 +250,37 @@ describe('rule removal', () => {
   });
 });
 
+describe('remote group membership and established connections', () => {
+  it('a port that leaves the remote group loses its established connection', async () => {
+    const [a, b] = [vm('a'), vm('b')];
+    const srv = tcpSrv.b!;
+    const spec = (aGroups: string[]): PolicySpec => ({
+      groups: {
+        client: { rules: EGRESS_ALL },
+        other: { rules: EGRESS_ALL },
+        server: {
+          rules: [{ dir: 'ingress', proto: 'tcp', ports: [443, 443], remoteGroup: 'client' }],
+        },
+      },
+      ports: { a: { groups: aGroups }, b: { groups: ['server'] } },
+    });
+    await bed.apply(spec(['client']));
+    const cli = await a.tcpClient(b.ip4!, 443);
+    try {
+      expect(cli.lines).toContain('CONNECTED');
+      const mark = srv.lines.length;
+      cli.write('member');
+      expect(await srv.waitFor(/^RECV member$/, 2000, mark)).toBe(true);
+      await bed.apply(spec(['other']));
+      const mark2 = srv.lines.length;
+      cli.write('former-member');
+      expect(await srv.waitFor(/^RECV former-member$/, 1500, mark2)).toBe(false);
+    } finally {
+      cli.stop();
+    }
+  });
+});
+
 describe('same host', () => {
   const server = {
     rules: [{ dir: 'ingress' as const, proto: 'tcp', ports: [80, 80] as [number, number] }],
