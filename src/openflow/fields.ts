@@ -706,11 +706,26 @@ export function maskOf(f: FieldDef, m: FieldMatch): bigint {
 /** The fields `m` constrains, in wire (table) order; throws nothing, ignores unknown keys. */
 export function presentFields(m: Match): FieldName[] {
   const out: FieldName[] = [];
+  const ranks: number[] = [];
   for (const k in m) {
-    if (m[k as FieldName] !== undefined && k in WIRE_RANK) out.push(k as FieldName);
+    const r = RANK.get(k);
+    if (r === undefined || m[k as FieldName] === undefined) continue;
+    // Insertion sort: matches hold a handful of fields.
+    let i = out.length;
+    out.push(k as FieldName);
+    ranks.push(r);
+    while (i > 0 && ranks[i - 1]! > r) {
+      out[i] = out[i - 1]!;
+      ranks[i] = ranks[i - 1]!;
+      i--;
+    }
+    out[i] = k as FieldName;
+    ranks[i] = r;
   }
-  return out.sort((a, b) => WIRE_RANK[a] - WIRE_RANK[b]);
+  return out;
 }
+
+const RANK = new Map<string, number>(FIELD_TABLE.map((f, i) => [f.name, i]));
 
 export const EthType = { IPV4: 0x0800n, ARP: 0x0806n, RARP: 0x8035n, IPV6: 0x86ddn } as const;
 export const IpProto = { ICMP: 1n, TCP: 6n, UDP: 17n, SCTP: 132n, ICMPV6: 58n } as const;

@@ -97,16 +97,18 @@ function putVlan(w: Writer, fm: FieldMatch): void {
 }
 
 /** OpenFlow 1.5 carries reg(2i) and reg(2i+1) together as the 64-bit xreg i (high, low). */
+const REG_NAMES = Array.from({ length: 16 }, (_, i) => `reg${i}` as FieldName);
+const XREG_HEADERS = Array.from({ length: 8 }, (_, i) => ({ cls: OxmClass.PACKET_REGS, field: i }));
+
 function putXregs(w: Writer, m: Match): void {
   for (let i = 0; i < 8; i++) {
-    const hi = m[`reg${2 * i}` as FieldName];
-    const lo = m[`reg${2 * i + 1}` as FieldName];
+    const hi = m[REG_NAMES[2 * i]!];
+    const lo = m[REG_NAMES[2 * i + 1]!];
     if (!hi && !lo) continue;
     const value = ((hi?.value ?? 0n) << 32n) | (lo?.value ?? 0n);
     const mask =
       ((hi ? (hi.mask ?? 0xffffffffn) : 0n) << 32n) | (lo ? (lo.mask ?? 0xffffffffn) : 0n);
-    const h = { cls: OxmClass.PACKET_REGS, field: i };
-    put(w, h, 8, value, mask === 0xffffffffffffffffn ? undefined : mask);
+    put(w, XREG_HEADERS[i]!, 8, value, mask === 0xffffffffffffffffn ? undefined : mask);
   }
 }
 
