@@ -140,6 +140,26 @@ describe('other messages ovs-ofctl sends', () => {
     );
   });
 
+  it('strict modify keeps priority and match exact', async () => {
+    const text = 'table=2,priority=7,udp,tp_dst=53 actions=output:3';
+    const [c] = await capture(['--strict', 'mod-flows', sw.target, text], 14);
+    const ours = encodeMessage(
+      { type: 'flow_mod', command: 'modify_strict', flow: parseFlow(text) },
+      c!.xid,
+    );
+    expect(hex(ours)).toBe(hex(c!.bytes));
+  });
+
+  it('an aggregate-stats request', async () => {
+    sw.clear();
+    // Our fake switch answers with an empty body, which ovs-ofctl rejects; only the request matters.
+    await sw.ofctl('dump-aggregate', sw.target, 'table=3,cookie=0x5/-1');
+    const c = sw.captured.find((m) => m.type === 18)!;
+    const filter = { table: 3, cookie: 5n, cookieMask: 0xffffffffffffffffn, match: {} };
+    expect(decodeMessage(c.bytes).msg).toMatchObject({ type: 'aggregate_request', filter });
+    expect(hex(encodeMessage({ type: 'aggregate_request', filter }, c.xid))).toBe(hex(c.bytes));
+  });
+
   it('a bundle: open, add messages, commit', async () => {
     const file = join(dir, 'bundle.txt');
     writeFileSync(file, `${FLOWS[1]}\n${FLOWS[2]}\n`);
