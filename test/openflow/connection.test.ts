@@ -234,6 +234,55 @@ describe('OpenFlow connection to ovs-vswitchd', () => {
     expect(Buffer.from(again.data).equals(Buffer.from(miss.data))).toBe(true);
   });
 
+  it('rate-limits punts through a per-port meter (controller(meter_id=...))', async () => {
+    await conn.meterMod({
+      command: 'add',
+      meterId: 9,
+      pktps: true,
+      burst: true,
+      bands: [{ type: 'drop', rate: 1, burst: 1 }],
+    });
+    await conn.applyBundle([
+      {
+        command: 'add',
+        flow: parseFlow(
+          'table=40,priority=1,cookie=0x40 actions=controller(meter_id=9,userdata=40)',
+        ),
+      },
+    ]);
+    let punted = 0;
+    const count = (p: PacketIn) => {
+      if (p.cookie === 0x40n) punted++;
+    };
+    conn.on('packet_in', count);
+    const pkt = Buffer.from(
+      'ffffffffffff001122334455080600010800060400010011223344550a0000010000000000000a000002',
+      'hex',
+    );
+    for (let i = 0; i < 200; i++) conn.packetOut(pkt, 'LOCAL', [{ type: 'resubmit', table: 40 }]);
+    await conn.barrier();
+    // Without the meter every one of the 200 would come up.
+    const unmetered = await (async () => {
+      await conn.applyBundle([
+        {
+          command: 'add',
+          flow: parseFlow('table=41,priority=1,cookie=0x40 actions=controller(userdata=41)'),
+        },
+      ]);
+      const before = punted;
+      for (let i = 0; i < 20; i++) conn.packetOut(pkt, 'LOCAL', [{ type: 'resubmit', table: 41 }]);
+      await conn.barrier();
+      for (let waited = 0; punted - before < 20 && waited < 10_000; waited += 50) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return punted - before;
+    })();
+    conn.off('packet_in', count);
+    expect(unmetered).toBe(20);
+    expect(punted - unmetered).toBeGreaterThan(0);
+    expect(punted - unmetered).toBeLessThan(100);
+  });
+
   it('reconnects after ovs-vswitchd restarts', async () => {
     const states: string[] = [];
     conn.on('state', (s) => states.push(s));
