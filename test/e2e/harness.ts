@@ -60,6 +60,8 @@ export interface GroupSpec {
 }
 
 export interface PortSpec {
+  /** Network id (default NET); networks are created for every id used. */
+  network?: string;
   groups?: string[];
   portSecurity?: boolean;
   aap?: AllowedAddressPair[];
@@ -211,13 +213,15 @@ function buildPolicy(vms: Record<string, BedVm>, spec: PolicySpec): Policy {
     }
   }
   return fx.policy({
-    networks: [fx.network({ id: NET })],
+    networks: [...new Set([NET, ...Object.values(spec.ports ?? {}).map((p) => p.network ?? NET)])]
+      .sort()
+      .map((id) => fx.network({ id })),
     ports: Object.values(vms).map((vm) => {
       const ps = spec.ports?.[vm.name] ?? {};
       const portSecurity = ps.portSecurity ?? true;
       return fx.port({
         id: vm.portId,
-        network_id: NET,
+        network_id: ps.network ?? NET,
         mac_address: vm.mac,
         fixed_ips: [
           ...(vm.ip4 ? [{ ip_address: vm.ip4 }] : []),

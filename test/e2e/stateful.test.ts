@@ -350,6 +350,44 @@ describe('broadcast and multicast', () => {
   });
 });
 
+describe('networks', () => {
+  it('are isolated: no unicast, broadcast or ARP crosses from one network to another', async () => {
+    const open = { rules: [...EGRESS_ALL, ...INGRESS_ALL] };
+    await bed.apply({
+      groups: { open },
+      ports: {
+        a: { groups: ['open'] },
+        b: { groups: ['open'] },
+        c: { groups: ['open'], network: 'net2' },
+        d: { portSecurity: false, network: 'net2' },
+      },
+    });
+    const [a, b, c, d] = [vm('a'), vm('b'), vm('c'), vm('d')];
+    expect(await a.tcpConnect(b.ip4!, 80)).toBe(true);
+    expect(await a.tcpConnect(c.ip4!, 80)).toBe(false);
+    expect(await d.tcpConnect(c.ip4!, 80)).toBe(true);
+    const uni = `Ether(src='${a.mac}', dst='${c.mac}')/IP(src='${a.ip4}', dst='${c.ip4}')/UDP(sport=40020, dport=9999)`;
+    expect(await frameArrives(scapy.a!, scapy.c!, [uni], { filter: 'udp src port 40020' })).toBe(
+      false,
+    );
+    const bcast = `Ether(src='${a.mac}', dst='ff:ff:ff:ff:ff:ff')/IP(src='${a.ip4}', dst='10.0.0.255')/UDP(sport=40021, dport=9999)`;
+    const ids = await Promise.all(
+      ['b', 'c', 'd'].map((n) => scapy[n]!.sniffStart('udp src port 40021')),
+    );
+    await scapy.a!.send(bcast);
+    const [rb, rc, rd] = await Promise.all(
+      ['b', 'c', 'd'].map((n, i) => scapy[n]!.sniffStop(ids[i]!, 400)),
+    );
+    expect(rb!.count, 'same network sees the broadcast').toBeGreaterThan(0);
+    expect(rc!.count + rd!.count, 'the other network does not').toBe(0);
+    // From the unfiltered port of net2 into net1: not delivered either.
+    const fromD = `Ether(src='${d.mac}', dst='${a.mac}')/IP(src='${d.ip4}', dst='${a.ip4}')/UDP(sport=40022, dport=9999)`;
+    expect(await frameArrives(scapy.d!, scapy.a!, [fromD], { filter: 'udp src port 40022' })).toBe(
+      false,
+    );
+  });
+});
+
 describe('port security off', () => {
   it('is unfiltered both ways, even for forged sources; its peers still filter', async () => {
     await bed.apply({
