@@ -4,6 +4,7 @@
  */
 export {
   cloneKey,
+  connContextOfKey,
   emptyFields,
   keyFromMatch,
   keyFromPacket,

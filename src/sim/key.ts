@@ -183,3 +183,45 @@ export function packetFromKey(key: FlowKey): Packet {
   }
   return p;
 }
+
+/**
+ * The connection state a tracked key carries, in the shape the reference semantics' `judge`
+ * takes (`ConnContext`): so the agent can judge a packet-in (a punted DCCP / UDP-Lite packet)
+ * exactly as the World would. Null when the key is untracked or invalid.
+ */
+export function connContextOfKey(key: FlowKey): {
+  state: 'new' | 'established' | 'related';
+  reply: boolean;
+  original: {
+    family: 4 | 6;
+    src: bigint;
+    dst: bigint;
+    proto: number;
+    srcPort: number | null;
+    dstPort: number | null;
+    icmpType: number | null;
+    icmpCode: number | null;
+  };
+} | null {
+  const f = key.fields;
+  const cs = Number(f.ct_state);
+  if (!(cs & 0x20) || cs & 0x10) return null;
+  const family = f.eth_type === 0x86ddn ? 6 : 4;
+  const proto = Number(f.ct_nw_proto);
+  const ported = proto === 6 || proto === 17;
+  const icmp = (family === 4 && proto === 1) || (family === 6 && proto === 58);
+  return {
+    state: cs & 0x04 ? 'related' : cs & 0x02 ? 'established' : 'new',
+    reply: (cs & 0x08) !== 0,
+    original: {
+      family,
+      src: family === 4 ? f.ct_nw_src : f.ct_ipv6_src,
+      dst: family === 4 ? f.ct_nw_dst : f.ct_ipv6_dst,
+      proto,
+      srcPort: ported ? Number(f.ct_tp_src) : null,
+      dstPort: ported ? Number(f.ct_tp_dst) : null,
+      icmpType: icmp ? Number(f.ct_tp_src) : null,
+      icmpCode: icmp ? Number(f.ct_tp_dst) : null,
+    },
+  };
+}

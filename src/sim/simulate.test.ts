@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TcpFlags, type Packet } from '../model/packet.js';
 import { CtState, type Action, type Flow, type Match } from '../openflow/ir.js';
-import { keyFromMatch, keyFromPacket, packetFromKey } from './key.js';
+import { connContextOfKey, keyFromMatch, keyFromPacket, packetFromKey } from './key.js';
 import { newSimState, simulate } from './simulate.js';
 import { trace } from './trace.js';
 
@@ -214,7 +214,8 @@ describe('actions', () => {
       keyFromMatch({}, 1),
     );
     expect(r.verdict).toBe('controller');
-    expect(r.controller).toEqual([{ cookie: 0x42n, userdata: ud }]);
+    expect(r.controller).toMatchObject([{ cookie: 0x42n, userdata: ud }]);
+    expect(r.controller[0]!.key.fields.in_port).toBe(1n);
   });
 
   it('learns flows that later packets see', () => {
@@ -383,6 +384,28 @@ describe('conntrack', () => {
     expect(
       simulate(fork, newSimState(), 1, keyFromPacket(tcp(A_IP, B_IP, 1000, 80), 1)).outputs,
     ).toEqual([2, 3]);
+  });
+
+  it('gives a punted packet the connection context the reference semantics judges', () => {
+    const s = newSimState();
+    simulate(flows, s, 1, keyFromPacket(tcp(A_IP, B_IP, 1000, 80), 1));
+    const punt = [flows[0]!, flow(1, 10, {}, [{ type: 'controller' }])];
+    const r = simulate(punt, s, 2, keyFromPacket(tcp(B_IP, A_IP, 80, 1000, TcpFlags.ACK), 2));
+    expect(connContextOfKey(r.controller[0]!.key)).toEqual({
+      state: 'established',
+      reply: true,
+      original: {
+        family: 4,
+        src: A_IP,
+        dst: B_IP,
+        proto: 6,
+        srcPort: 1000,
+        dstPort: 80,
+        icmpType: null,
+        icmpCode: null,
+      },
+    });
+    expect(connContextOfKey(keyFromPacket(tcp(B_IP, A_IP, 80, 1000), 2))).toBeNull();
   });
 
   it('keeps zones apart', () => {

@@ -69,6 +69,8 @@ export interface PacketIn {
   /** Cookie of the flow whose `controller` action sent it. */
   cookie: bigint;
   userdata?: Uint8Array;
+  /** The key as it was at the `controller` action (registers, ct_* metadata): what the agent sees. */
+  key: FlowKey;
 }
 
 export interface SimResult {
@@ -140,7 +142,7 @@ function output(run: Run, key: FlowKey, port: PortNumber, depth: number, flow: F
   if (typeof p === 'number') p = reservedName(p) ?? p;
   if (p === 'IN_PORT') p = inPort;
   if (p === 'CONTROLLER') {
-    run.controller.push({ cookie: flow.cookie });
+    run.controller.push({ cookie: flow.cookie, key: cloneKey(key) });
     run.path.push({ kind: 'controller', depth, cookie: flow.cookie });
     return;
   }
@@ -278,6 +280,7 @@ function runActions(
       case 'controller':
         run.controller.push({
           cookie: flow.cookie,
+          key: cloneKey(key),
           ...(a.userdata ? { userdata: a.userdata } : {}),
         });
         run.path.push({
