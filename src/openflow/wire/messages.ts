@@ -626,13 +626,15 @@ function decodeBody(type: number, r: Reader, raw: Uint8Array): OfMessage {
     case OFPT.ERROR: {
       const errType = r.u16();
       const errCode = r.u16();
-      return {
-        type: 'error',
-        errType,
-        errCode,
-        ...errorNames(errType, errCode),
-        data: r.bytes(r.remaining),
-      };
+      const data = r.bytes(r.remaining);
+      const names = errorNames(errType, errCode);
+      if (errType === 0xffff && data.length >= 4) {
+        // ofp_error_experimenter_msg: the code is the experimenter's; its id leads the data.
+        const exp = ((data[0]! << 24) | (data[1]! << 16) | (data[2]! << 8) | data[3]!) >>> 0;
+        const who = exp === NX_VENDOR ? 'Nicira' : `0x${exp.toString(16)}`;
+        names.codeName = `${who} experimenter code ${errCode}`;
+      }
+      return { type: 'error', errType, errCode, ...names, data };
     }
     case OFPT.ECHO_REQUEST:
       return { type: 'echo_request', data: r.bytes(r.remaining) };
