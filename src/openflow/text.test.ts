@@ -86,4 +86,36 @@ describe('ovs-ofctl text', () => {
     expect(() => parseActions('frobnicate:3')).toThrow(/supported: output/);
     expect(() => parseActions('drop,output:1')).toThrow(/drop/);
   });
+
+  it.each([
+    ['frobnicate=3', 'frobnicate', /unknown match field; fields are conj_id, in_port, eth_src/],
+    ['ip,nw_src=10.0.0.300', 'ip_src', /cannot parse '10.0.0.300': expected an IPv4 address/],
+    ['ip,nw_proto=6/0xf', 'ip_proto', /cannot be masked/],
+    ['reg0=0x100000000', 'reg0', /does not fit in 32 bits/],
+    ['ip,nw_frag=sometimes', 'ip_frag', /allowed: no, yes, first, later, not_later/],
+    ['ip,nw_tos=3', 'nw_tos', /multiple of 4/],
+    ['ct_state=+bogus', 'ct_state', /flags are new, est, rel, rpl, inv, trk, snat, dnat/],
+    ['in_port=70000', 'in_port', /port number below 65280 or LOCAL/],
+  ])('rejects the match %s, naming %s', (text, field, why) => {
+    try {
+      parseMatch(text);
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(FlowError);
+      expect((e as FlowError).field).toBe(field);
+      expect((e as FlowError).message).toMatch(why);
+    }
+  });
+
+  it.each([
+    ['conjunction(1,4/3)', /need 2 <= n <= 64 and 1 <= k <= n/],
+    ['ct(zone=NXM_NX_REG5[0..7])', /16-bit slice/],
+    ['load:0x10->NXM_NX_REG0[0..3]', /does not fit in 4 bits/],
+    ['move:NXM_NX_REG0[0..3]->NXM_NX_REG1[0..7]', /source has 4 bits, destination 8/],
+    ['resubmit(,300)', /0..254/],
+    ['controller(reason=bored)', /allowed: no_match, action, invalid_ttl/],
+    ['set_field:1->frob', /unknown field 'frob'/],
+  ])('rejects the actions %s', (text, why) => {
+    expect(() => parseActions(text)).toThrow(why);
+  });
 });
