@@ -22,10 +22,12 @@ import type { NormalizedPolicy, Policy, SecurityGroupRule } from '../model/types
 import type { Action, FieldSlice, Flow, Match } from '../openflow/ir.js';
 // eslint-disable-next-line no-restricted-imports -- the differential test compares sim with the reference semantics
 import { World, type LocalPort } from '../semantics/world.js';
+// eslint-disable-next-line no-restricted-imports -- the agent's judgement of a packet-in, as the agent makes it
+import { judge } from '../semantics/judge.js';
 // eslint-disable-next-line no-restricted-imports -- the differential test runs the compiler's output
 import { compile } from '../compiler/index.js';
 import { checkFlows } from './check.js';
-import { keyFromPacket } from './key.js';
+import { connContextOfKey, keyFromPacket } from './key.js';
 import { newSimState, simulate } from './simulate.js';
 import { trace } from './trace.js';
 
@@ -1371,12 +1373,36 @@ function firstDisagreement(s: Scenario, events: readonly Event[]): string | null
       const proto = x.packet.ip?.proto;
       const punted = proto === 33 || proto === 136;
       const subset = actual.outputs.every((o) => expected.outputs.includes(o));
-      if (punted && subset) return null;
-      log.push(
-        punted
-          ? 'sim sent more than the World before punting'
-          : 'sim punted a packet that is not DCCP / UDP-Lite',
-      );
+      // What the agent decides from the packet-in must be what the World decided at that port.
+      const agentAgrees = actual.controller.every((pi) => {
+        const ofport = Number(pi.key.fields.reg5);
+        const direction = (pi.key.fields.reg0 & 1n) === 1n ? 'ingress' : 'egress';
+        const lp = localPorts(s).find((l) => l.ofport === ofport);
+        if (!lp) return false;
+        const conn = connContextOfKey(pi.key);
+        const verdict = judge(
+          policy,
+          lp.portId,
+          direction,
+          // The agent parses the packet-in's bytes: DCCP / UDP-Lite ports are in no key.
+          x.packet,
+          conn ?? undefined,
+        ).verdict;
+        const stage = expected.trace.find(
+          (l) =>
+            l.startsWith(`${direction} ${lp.portId} (ofport ${ofport}): `) &&
+            !l.includes('committed'),
+        );
+        const worldVerdict = stage?.includes(': allow: ') ? 'allow' : 'deny';
+        if (verdict !== worldVerdict)
+          log.push(
+            `agent would ${verdict} at ${direction} ${lp.portId}, the World says ${worldVerdict}`,
+          );
+        return verdict === worldVerdict;
+      });
+      if (punted && subset && agentAgrees) return null;
+      if (!punted) log.push('sim punted a packet that is not DCCP / UDP-Lite');
+      if (!subset) log.push('sim sent more than the World before punting');
     }
     if (
       JSON.stringify(actual.outputs) !== JSON.stringify(expected.outputs) ||
