@@ -14,6 +14,7 @@ import * as fx from '../../src/model/fixtures.js';
 import { normalizePolicy } from '../../src/model/policy.js';
 import type {
   AllowedAddressPair,
+  Network,
   Direction,
   Ethertype,
   NormalizedPolicy,
@@ -68,6 +69,8 @@ export interface PortSpec {
 }
 
 export interface PolicySpec {
+  /** Extra fields of networks (e.g. a VLAN segmentation id), by id. */
+  networks?: Record<string, Partial<Network>>;
   groups?: Record<string, GroupSpec>;
   /** Ports not listed have no group (port security on: everything but §5 dropped). */
   ports?: Record<string, PortSpec>;
@@ -187,7 +190,8 @@ export async function installFlows(ovs: OvsSandbox, flows: FlowTable): Promise<v
   await ovs.ofctl('--bundle', 'replace-flows', ovs.mgmt, file);
 }
 
-function buildPolicy(vms: Record<string, BedVm>, spec: PolicySpec): Policy {
+/** The Neutron resources of a spec for these VMs (all of them, on any host). */
+export function buildPolicy(vms: Record<string, BedVm>, spec: PolicySpec): Policy {
   let ruleSeq = 0;
   const groups = Object.entries(spec.groups ?? {});
   const rules: SecurityGroupRule[] = [];
@@ -213,9 +217,15 @@ function buildPolicy(vms: Record<string, BedVm>, spec: PolicySpec): Policy {
     }
   }
   return fx.policy({
-    networks: [...new Set([NET, ...Object.values(spec.ports ?? {}).map((p) => p.network ?? NET)])]
+    networks: [
+      ...new Set([
+        NET,
+        ...Object.keys(spec.networks ?? {}),
+        ...Object.values(spec.ports ?? {}).map((p) => p.network ?? NET),
+      ]),
+    ]
       .sort()
-      .map((id) => fx.network({ id })),
+      .map((id) => fx.network({ ...spec.networks?.[id], id })),
     ports: Object.values(vms).map((vm) => {
       const ps = spec.ports?.[vm.name] ?? {};
       const portSecurity = ps.portSecurity ?? true;
