@@ -129,7 +129,22 @@ describe('IncrementalNormalizer', () => {
               value: victim,
             } as Change;
           }
-          n.changed([change]);
+          // The API bumps the group's revision with each rule change, in the same transaction.
+          const group = policy.security_groups.find(
+            (g) => g.id === (change.value as SecurityGroupRule).security_group_id,
+          );
+          const bump = group
+            ? [
+                {
+                  revision: rev,
+                  kind: 'security_group',
+                  id: group.id,
+                  op: 'put',
+                  value: group,
+                } as Change,
+              ]
+            : [];
+          n.changed([change, ...bump]);
           expect(outcome(() => n.normalize(policy))).toEqual(
             outcome(() => normalizePolicy(policy)),
           );
@@ -138,6 +153,17 @@ describe('IncrementalNormalizer', () => {
       }),
     );
     expect(incremental).toBeGreaterThan(0);
+  });
+
+  it('a group whose statefulness changes takes the full path', () => {
+    const policy = base();
+    const n = new IncrementalNormalizer();
+    n.normalize(policy);
+    const g1 = { ...policy.security_groups[0]!, stateful: false };
+    policy.security_groups = [g1, ...policy.security_groups.slice(1)];
+    n.changed([{ revision: 1, kind: 'security_group', id: 'g1', op: 'put', value: g1 } as Change]);
+    expect(n.normalize(policy)).toEqual(normalizePolicy(policy));
+    expect(n.stats).toEqual({ incremental: 0, full: 2 });
   });
 
   it('a change of anything but rules takes the full path', () => {

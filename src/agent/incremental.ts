@@ -1,6 +1,7 @@
 /**
  * Incremental normalisation: when everything that changed since the last normalised policy
- * is security-group rules (the most frequent change), only the rules of the groups those
+ * is security-group rules (the most frequent change; with the revision bump of their
+ * groups), only the rules of the groups those
  * changes touch are normalised again; networks, ports, groups' other rules and address
  * groups are reused as they are. Anything else (or anything unusual: a rule whose group or
  * remote is unknown, a rule that fails its checks) falls back to `normalizePolicy`, which
@@ -9,7 +10,7 @@
  * Invariant: the result equals `normalizePolicy(policy)` (the property test checks it).
  */
 import { normalizePolicy, normalizeRule } from '../model/policy.js';
-import type { NormalizedPolicy, Policy, SecurityGroupRule } from '../model/types.js';
+import type { NormalizedPolicy, Policy, SecurityGroup, SecurityGroupRule } from '../model/types.js';
 import { checkRule } from '../model/validate.js';
 import type { Change } from '../store/store.js';
 
@@ -23,10 +24,18 @@ export function applyRuleChanges(
   policy: Policy,
   changes: readonly Change[],
 ): NormalizedPolicy | undefined {
-  if (changes.some((c) => c.kind !== 'security_group_rule')) return undefined;
+  for (const c of changes) {
+    if (c.kind === 'security_group_rule') continue;
+    // The API bumps a group's revision_number when its rules change: harmless, as long as
+    // the group stays and keeps its statefulness (what normalisation reads of it).
+    if (c.kind !== 'security_group' || c.op !== 'put') return undefined;
+    const g = c.value as SecurityGroup;
+    if (prev.groups.get(g.id)?.stateful !== g.stateful) return undefined;
+  }
   const affected = new Set<string>();
   const changedIds = new Set<string>();
   for (const c of changes) {
+    if (c.kind !== 'security_group_rule') continue;
     const rule = c.value as SecurityGroupRule;
     affected.add(rule.security_group_id);
     changedIds.add(c.id);
