@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Action, FieldMatch, FieldName, FieldSlice, Flow, Match } from './ir.js';
 import { FIELD_TABLE, prerequisiteMet } from './fields.js';
+import { FlowError } from './errors.js';
 import { formatFlow, parseFlow } from './text.js';
 import { canonicalFlow, decodeMessage, encodeMessage, type OfMessage } from './wire/messages.js';
 
@@ -217,5 +218,40 @@ describe('round trips over random flows', () => {
       { type: 'set_field', field: 'reg0', value: 1n, mask: 0xfn },
       { type: 'controller' },
     ]);
+  });
+});
+
+describe('decoding damaged bytes', () => {
+  it('either decodes or throws FlowError (OF_MALFORMED), and always terminates', () => {
+    const samples = fc.sample(flowArb, { numRuns: 50, seed: 7 }).map((f) =>
+      encodeMessage(
+        {
+          type: 'flow_stats_reply',
+          more: false,
+          flows: [{ flow: f, durationSec: 1, durationNsec: 2, packetCount: 3n, byteCount: 4n }],
+        },
+        9,
+      ),
+    );
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: samples.length - 1 }),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), {
+          minLength: 1,
+          maxLength: 6,
+        }),
+        (i, edits) => {
+          const bytes = Uint8Array.from(samples[i]!);
+          for (const [at, v] of edits) bytes[8 + (at % (bytes.length - 8))] = v;
+          try {
+            decodeMessage(bytes);
+          } catch (e) {
+            expect(e).toBeInstanceOf(FlowError);
+            expect((e as FlowError).code).toMatch(/^OF_(MALFORMED|INVALID_FLOW)$/);
+          }
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 });

@@ -126,6 +126,8 @@ export class Reader {
   }
 
   private need(n: number): void {
+    if (n < 0 || !Number.isInteger(n))
+      throw malformed(this.what, `bad length ${n} at offset ${this.pos}`);
     if (this.pos + n > this.end) {
       throw malformed(
         this.what,

@@ -145,6 +145,7 @@ export function decodeOxmFields(r: Reader): Match {
       r.skip(4);
       len -= 4;
     }
+    if (hasMask && len % 2 !== 0) throw malformed('match', `masked field with odd length ${len}`);
     const n = hasMask ? len / 2 : len;
     const value = r.uint(n);
     const mask = hasMask ? r.uint(n) : undefined;
@@ -181,6 +182,8 @@ export function decodeOxmFields(r: Reader): Match {
     const f = fieldByHeader(cls, field);
     if (!f)
       throw malformed('match', `unsupported field class 0x${cls.toString(16)} field ${field}`);
+    const expected = f.name === 'in_port' ? (cls === OxmClass.OPENFLOW_BASIC ? 4 : 2) : f.bytes;
+    if (n !== expected) throw malformed('match', `${f.name} has ${n} bytes, expected ${expected}`);
     if (f.name === 'in_port') {
       out.in_port = { value: BigInt(n === 4 ? port32to16(Number(value)) : Number(value)) };
       continue;
