@@ -90,7 +90,7 @@ export function buildProgram(): Command {
   program
     .command('agent')
     .description(
-      'Enforce the security groups of the store on one Open vSwitch bridge: follow the store and\n' +
+      'Enforce the security groups of the store on one Open vSwitch bridge: follow the store and ' +
         "the bridge's interfaces (iface-id), compile, and send each difference as one atomic bundle.",
     )
     .option('--bridge <name>', 'integration bridge', 'br-int')
@@ -127,8 +127,8 @@ export function buildProgram(): Command {
   program
     .command('up')
     .description(
-      'Run everything in one process: the API over an embedded SQLite store and the agent.\n' +
-        'With --sandbox: a private userspace OVS with two demo VMs (namespaces) and a demo policy;\n' +
+      'Run everything in one process: the API over an embedded SQLite store and the agent. ' +
+        'With --sandbox: a private userspace OVS with two demo VMs (namespaces) and a demo policy; ' +
         'prints what to try; Ctrl-C removes it all.',
     )
     .option(
