@@ -111,6 +111,13 @@ export function egressPortSecurity(port: NormalizedPort, p: Packet): PortSecurit
         ? { kind: 'allow', reason: `ICMPv6 type ${t} (RS/MLD)` }
         : { kind: 'drop', reason: 'spoofed source IP' };
     }
+    if (
+      (t === Icmpv6Type.NEIGHBOR_SOLICIT || t === Icmpv6Type.NEIGHBOR_ADVERT) &&
+      p.icmp.code !== 0
+    ) {
+      // OVS parses ND fields only for code 0, and RFC 4861 receivers drop the others.
+      return { kind: 'drop', reason: `neighbour discovery with code ${p.icmp.code}` };
+    }
     if (t === Icmpv6Type.NEIGHBOR_SOLICIT) {
       const sll = p.icmp.nd?.sll ?? 0n;
       if (!specialSrcOk) return { kind: 'drop', reason: 'spoofed source IP' };

@@ -862,7 +862,7 @@ class PacketFactory {
           inPort,
           packet: v6({
             type: 135,
-            code: 0,
+            code: to === 7 ? 1 : 0,
             id: 0,
             nd: {
               target: this.addrOf((from + 1) % this.s.ports.length, 6),
