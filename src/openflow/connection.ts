@@ -347,7 +347,15 @@ export class OpenFlowConnection extends EventEmitter<ConnectionEvents> {
       let decoded;
       try {
         decoded = decodeMessage(bytes);
-      } catch {
+      } catch (e) {
+        // A reply we cannot read fails its request now rather than by timeout.
+        const xid = ((bytes[4]! << 24) | (bytes[5]! << 16) | (bytes[6]! << 8) | bytes[7]!) >>> 0;
+        const p = this.pending.get(xid);
+        if (p) {
+          this.pending.delete(xid);
+          clearTimeout(p.timer);
+          p.reject(e instanceof Error ? e : new Error(String(e)));
+        }
         continue;
       }
       this.dispatch(decoded.xid, decoded.msg);
