@@ -212,7 +212,8 @@ export function sweepLeftovers(): void {
     rmSync(dir, { recursive: true, force: true });
   }
   for (const ns of listNetnsSync()) {
-    const m = /^sgf-(\d+)-/.exec(ns);
+    // Only names this module makes: sgf-<pid>-<n> and sgf-<pid>-<n>-<vm>-<k>.
+    const m = /^sgf-(\d+)-\d+(-.+-\d+)?$/.exec(ns);
     if (!m) continue;
     const owner = Number(m[1]);
     if (owner === process.pid || pidAlive(owner)) continue;
