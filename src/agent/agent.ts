@@ -24,7 +24,7 @@ import type { Flow, FlowTable } from '../openflow/ir.js';
 import { IncrementalNormalizer } from './incremental.js';
 import { AgentMetrics, type Health } from './metrics.js';
 import type { PolicySource } from './policy-source.js';
-import { applyFlowMods, diffFlows, indexFlows, type FlowMod } from './reconcile.js';
+import { diffIndexed, indexFlows, type FlowMod } from './reconcile.js';
 import type { FlowSwitch, LocalInterface, PortSource } from './switch.js';
 
 /** Number of tables the pipeline uses (docs/pipeline.md). */
@@ -424,7 +424,8 @@ export class Agent<R extends CompileResult = CompileResult> {
         this.metrics.resyncs.inc();
       } else {
         const td = now();
-        mods = diffFlows([...this.installed.values()], result.flows);
+        const want = indexFlows(result.flows);
+        mods = diffIndexed(this.installed, want);
         diffMs = now() - td;
         for (const m of mods) {
           if (m.command === 'add') adds++;
@@ -432,7 +433,8 @@ export class Agent<R extends CompileResult = CompileResult> {
         }
         if (mods.length > 0) {
           await sw.applyBundle(mods);
-          this.installed = indexFlows(applyFlowMods([...this.installed.values()], mods));
+          // The switch now holds exactly the desired table (the diff's invariant).
+          this.installed = want;
         }
       }
     } catch (e) {

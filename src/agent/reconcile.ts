@@ -14,18 +14,18 @@ export type FlowMod =
   | { readonly command: 'add'; readonly flow: Flow }
   | { readonly command: 'delete_strict'; readonly flow: Flow };
 
-function hex(v: bigint): string {
-  return v.toString(16);
-}
-
 function matchKey(match: Match): string {
-  return Object.keys(match)
-    .sort()
-    .map((k) => {
-      const m = match[k as keyof Match] as FieldMatch;
-      return m.mask === undefined ? `${k}=${hex(m.value)}` : `${k}=${hex(m.value)}/${hex(m.mask)}`;
-    })
-    .join(',');
+  const keys = Object.keys(match);
+  if (keys.length > 1) keys.sort();
+  let out = '';
+  for (const k of keys) {
+    const m = match[k as keyof Match] as FieldMatch;
+    out +=
+      m.mask === undefined
+        ? `${k}=${m.value.toString(16)},`
+        : `${k}=${m.value.toString(16)}/${m.mask.toString(16)},`;
+  }
+  return out;
 }
 
 // Flows are immutable values, so their keys are computed once per flow object: the table the
@@ -94,8 +94,14 @@ export function indexFlows(table: FlowTable): Map<string, Flow> {
 
 /** Deletions first, then additions/replacements: the order a bundle applies them in. */
 export function diffFlows(installed: FlowTable, desired: FlowTable): FlowMod[] {
-  const have = indexFlows(installed);
-  const want = indexFlows(desired);
+  return diffIndexed(indexFlows(installed), indexFlows(desired));
+}
+
+/** `diffFlows` for tables already indexed by identity (the agent keeps them so). */
+export function diffIndexed(
+  have: ReadonlyMap<string, Flow>,
+  want: ReadonlyMap<string, Flow>,
+): FlowMod[] {
   const mods: FlowMod[] = [];
   for (const [id, flow] of have) {
     if (!want.has(id)) mods.push({ command: 'delete_strict', flow });
