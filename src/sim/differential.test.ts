@@ -278,10 +278,21 @@ function pairAddress(pair: PortSpec['pairs'][number], i: number): string {
   return (pair.family === 4 ? V4_CIDRS : V6_CIDRS)[pair.cidr]!;
 }
 
-function policyOf(s: Scenario, dropRules: ReadonlySet<number> = new Set()): Policy {
+/**
+ * The policy of a scenario, with rules `dropRules` removed and the memberships `toggled`
+ * (`port:group`) flipped: a port leaves a group it was in, or joins one it was not in.
+ */
+function policyOf(
+  s: Scenario,
+  dropRules: ReadonlySet<number> = new Set(),
+  toggled: ReadonlySet<string> = new Set(),
+): Policy {
   const ports = s.ports.map((p, i) => {
+    const all = [...s.groupsStateful.keys()].filter(
+      (g) => p.groups.includes(g) !== toggled.has(`${i}:${g}`),
+    );
     const groups = p.security
-      ? p.groups.filter((g) => s.groupsStateful[g] === s.groupsStateful[p.groups[0] ?? 0])
+      ? all.filter((g) => s.groupsStateful[g] === s.groupsStateful[all[0] ?? 0])
       : [];
     return fx.port({
       id: portId(i),
@@ -396,6 +407,8 @@ type Event =
       flags: number;
     }
   | { kind: 'remove'; rule: number }
+  /** Port `port` leaves (or joins) group `group`: its rules and its place in remote groups change. */
+  | { kind: 'membership'; port: number; group: number }
   /** A packet aimed at rule `rule`: its protocol, family and remote side, ports at the edges of its ranges. */
   | {
       kind: 'probe';
@@ -508,6 +521,14 @@ const eventArb: fc.Arbitrary<Event> = fc.oneof(
   {
     weight: 1,
     arbitrary: fc.record({ kind: fc.constant('remove' as const), rule: fc.nat({ max: 13 }) }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('membership' as const),
+      port: fc.nat({ max: 5 }),
+      group: fc.nat({ max: 3 }),
+    }),
   },
   {
     weight: 6,
@@ -653,6 +674,7 @@ class PacketFactory {
     const nLocal = this.s.nLocal;
     switch (e.kind) {
       case 'remove':
+      case 'membership':
         return null;
       case 'probe':
         return this.remember(this.probe(e));
@@ -935,9 +957,13 @@ class PacketFactory {
   }
 }
 
-function normalized(s: Scenario, drop: ReadonlySet<number> = new Set()): NormalizedPolicy | null {
+function normalized(
+  s: Scenario,
+  drop: ReadonlySet<number> = new Set(),
+  toggled: ReadonlySet<string> = new Set(),
+): NormalizedPolicy | null {
   try {
-    return normalizePolicy(policyOf(s, drop));
+    return normalizePolicy(policyOf(s, drop, toggled));
   } catch {
     return null;
   }
@@ -1329,6 +1355,7 @@ function compileScenario(policy: NormalizedPolicy, s: Scenario): Compiled {
 /** Replays `events` on both sides; returns a description of the first disagreement, or null. */
 function firstDisagreement(s: Scenario, events: readonly Event[]): string | null {
   const dropped = new Set<number>();
+  const toggled = new Set<string>();
   let policy = normalized(s)!;
   let compiled = compileScenario(policy, s);
   const uplink = s.uplink ? UPLINK : undefined;
@@ -1347,10 +1374,20 @@ function firstDisagreement(s: Scenario, events: readonly Event[]): string | null
       // Toggle: a removed rule comes back on its next event ("comes back only if allowed again").
       if (dropped.has(k)) dropped.delete(k);
       else dropped.add(k);
-      policy = normalized(s, dropped)!;
+      policy = normalized(s, dropped, toggled)!;
       world.setPolicy(policy);
       compiled = compileScenario(policy, s);
       log.push(`-- rule r${k} ${dropped.has(k) ? 'removed' : 're-added'}`);
+      continue;
+    }
+    if (e.kind === 'membership') {
+      const m = `${e.port % s.ports.length}:${e.group % s.groupsStateful.length}`;
+      if (toggled.has(m)) toggled.delete(m);
+      else toggled.add(m);
+      policy = normalized(s, dropped, toggled)!;
+      world.setPolicy(policy);
+      compiled = compileScenario(policy, s);
+      log.push(`-- membership ${m} flipped`);
       continue;
     }
     const x = factory.build(e);
