@@ -9,6 +9,7 @@ import { DEFAULT_METRICS, DEFAULT_OVSDB, runAgentCommand } from '../agent/comman
 import { runUpCommand } from '../agent/up.js';
 import { startServer } from '../api/index.js';
 import { SgflowError } from '../model/errors.js';
+import { FlowError } from '../openflow/errors.js';
 import { ENFORCEMENT_MODES, type EnforcementMode } from '../model/types.js';
 import { runCompile } from './compile.js';
 import { runServer } from './server.js';
@@ -20,6 +21,13 @@ function tableNumber(value: string): number {
     throw new InvalidArgumentError('must be a table number from 0 to 254.');
   }
   return n;
+}
+
+function authKind(value: string): 'noauth' | 'token' {
+  if (value !== 'noauth' && value !== 'token') {
+    throw new InvalidArgumentError('must be noauth or token.');
+  }
+  return value;
 }
 
 function mode(value: string): EnforcementMode {
@@ -81,7 +89,7 @@ export function buildProgram(): Command {
     .description('Serve the Neutron v2.0 security-group API over an embedded SQLite store.')
     .option('--db <file>', 'SQLite database file', 'sgflow.db')
     .option('--listen <addr>', 'address:port to listen on', '127.0.0.1:9696')
-    .option('--auth <kind>', 'noauth (local admin) or token', 'noauth')
+    .option('--auth <kind>', 'noauth (local admin) or token', authKind, 'noauth')
     .option('--tokens <file>', 'tokens file for --auth token')
     .action(async (opts: { db: string; listen: string; auth: string; tokens?: string }) => {
       await runServer(opts);
@@ -168,7 +176,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (e) {
-    if (e instanceof SgflowError) {
+    if (e instanceof SgflowError || e instanceof FlowError) {
       process.stderr.write(`sgflow: error: ${e.message}\n`);
       process.exitCode = 2;
       return;

@@ -1,5 +1,6 @@
 /** `sgflow server`: the Neutron-compatible API over the embedded SQLite store. */
 import { startServer } from '../api/index.js';
+import { SgflowError } from '../model/errors.js';
 
 export interface ServerCommandOptions {
   db: string;
@@ -9,6 +10,12 @@ export interface ServerCommandOptions {
 }
 
 export async function runServer(opts: ServerCommandOptions): Promise<void> {
+  if (opts.auth === 'token' && opts.tokens === undefined) {
+    throw new SgflowError('SG_INVALID_FIELD', {
+      field: '--tokens',
+      reason: '--auth token needs a tokens file (JSON: token → {project_id, roles})',
+    });
+  }
   const server = await startServer({
     db: opts.db,
     listen: opts.listen,

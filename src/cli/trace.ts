@@ -8,7 +8,7 @@
  * address of the packet's family, the MAC of whichever port owns the destination address,
  * a source port of 40000 and a TCP SYN (a new connection).
  */
-import { compile } from '../compiler/index.js';
+import { compile, tablesAt } from '../compiler/index.js';
 import { SgflowError } from '../model/errors.js';
 import type { EnforcementMode, NormalizedPolicy, NormalizedPort } from '../model/types.js';
 import type { FieldName, Match } from '../openflow/ir.js';
@@ -103,8 +103,10 @@ export function traceLines(opts: TraceCommandOptions): { lines: string[]; agree:
     options: { mode: opts.mode, baseTable: opts.baseTable },
   });
   const key = keyFromMatch(completePacket(opts.packet, port, normalized), ofport);
-  const result = simulate(compiled.flows, newSimState(), ofport, key);
-  const lines = trace(result, compiled.cookies);
+  const tables = tablesAt(opts.baseTable);
+  const result = simulate(compiled.flows, newSimState(), ofport, key, tables.Classify);
+  const tableNames = new Map(Object.entries(tables).map(([name, n]) => [n, name]));
+  const lines = trace(result, compiled.cookies, { tableNames });
 
   const world = new World({
     policy: normalized,
