@@ -20,7 +20,8 @@ import {
 import { exact, masked } from './emit.js';
 import { Flag, Priority, Reg } from './tables.js';
 
-const VLAN_PRESENT = 0x1000;
+/** vlan_tci's CFI bit: OVS sets it when the frame carries an 802.1Q tag. */
+export const VLAN_PRESENT = 0x1000;
 const VLAN_VID_MASK = 0x0fff;
 
 export function compileClassify(ctx: CompileContext): void {

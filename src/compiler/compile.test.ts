@@ -74,6 +74,116 @@ describe('port security', () => {
   });
 });
 
+describe('VLAN tags from ports', () => {
+  it('drops a tagged frame from a port with port security before any other flow can pass it', () => {
+    const { flows } = run(simple(), [{ portId: 'p1', ofport: 7 }]);
+    const eps = inTable(flows, Table.EgressPortSecurity);
+    const tagged = eps.filter((f) => has(f.match, 'vlan_tci'));
+    expect(tagged).toHaveLength(1);
+    expect(tagged[0]!.match).toEqual({ vlan_tci: { value: 0x1000n, mask: 0x1000n } });
+    expect(tagged[0]!.actions).toEqual([]);
+    for (const f of eps) if (f !== tagged[0]) expect(f.priority).toBeLessThan(tagged[0]!.priority);
+  });
+});
+
+describe('forwarding to allowed-address-pair MACs', () => {
+  const VMAC = '02:00:00:00:00:c9';
+  const vmac = 0x0200000000c9n;
+  const vrrp = (extra: Partial<Policy> = {}): Policy =>
+    policy({
+      networks: [network('net1')],
+      security_groups: [group('g')],
+      ports: [
+        port('p1', 'net1', macOf(1), ['10.0.0.1'], ['g'], {
+          allowed_address_pairs: [{ ip_address: '10.0.0.200', mac_address: VMAC }],
+        }),
+        port('p2', 'net1', macOf(2), ['10.0.0.2'], ['g'], {
+          allowed_address_pairs: [
+            { ip_address: '10.0.0.200', mac_address: VMAC },
+            { ip_address: '10.0.0.201', mac_address: macOf(3) },
+          ],
+        }),
+        port('p3', 'net1', macOf(3), ['10.0.0.3'], ['g']),
+      ],
+      ...extra,
+    });
+  const locals = [
+    { portId: 'p1', ofport: 1 },
+    { portId: 'p2', ofport: 2 },
+    { portId: 'p3', ofport: 3 },
+  ];
+  /** The ports (reg5 values) a Forward flow hands the packet to, in clones or directly. */
+  const receivers = (f: Flow): bigint[] =>
+    f.actions.flatMap((a) =>
+      a.type === 'clone'
+        ? a.actions.flatMap((b) => (b.type === 'set_field' && b.field === 'reg5' ? [b.value] : []))
+        : a.type === 'set_field' && a.field === 'reg5'
+          ? [a.value]
+          : [],
+    );
+  const toMac = (flows: readonly Flow[], mac: bigint) =>
+    inTable(flows, Table.Forward).filter((f) => f.match.eth_dst?.value === mac);
+  const outputs = (f: Flow) => f.actions.flatMap((a) => (a.type === 'output' ? [a.port] : []));
+
+  it('a pair MAC shared by two ports (VRRP) reaches both, one clone each', () => {
+    const { flows } = run(vrrp(), locals);
+    const fwd = toMac(flows, vmac);
+    expect(fwd).toHaveLength(1);
+    expect(fwd[0]!.actions.every((a) => a.type === 'clone')).toBe(true);
+    expect(receivers(fwd[0]!)).toEqual([1n, 2n]);
+  });
+
+  it('a pair MAC no local port owns also goes to the uplink, unless it came from there', () => {
+    const { flows } = run(vrrp(), locals, { uplinkOfport: 50 });
+    const fwd = toMac(flows, vmac);
+    expect(fwd).toHaveLength(2);
+    const fromUplink = (f: Flow) => ((f.match.reg0?.value ?? 0n) & 8n) === 8n;
+    const local = fwd.find((f) => !fromUplink(f))!;
+    const remote = fwd.find((f) => fromUplink(f))!;
+    expect(local.match.reg0?.mask).toBe(8n);
+    expect(remote.match.reg0?.mask).toBe(8n);
+    expect(receivers(local)).toEqual([1n, 2n]);
+    expect(outputs(local)).toEqual([50]);
+    expect(receivers(remote)).toEqual([1n, 2n]);
+    expect(outputs(remote)).toEqual([]);
+  });
+
+  it("a pair MAC that is another local port's own MAC reaches both, never the uplink", () => {
+    const { flows } = run(vrrp(), locals, { uplinkOfport: 50 });
+    const fwd = toMac(flows, 0x020000000003n);
+    expect(fwd).toHaveLength(1);
+    expect(receivers(fwd[0]!)).toEqual([2n, 3n]);
+    expect(outputs(fwd[0]!)).toEqual([]);
+  });
+
+  it("a port's own MAC claimed by it alone is one direct hand-over (no clone)", () => {
+    const { flows } = run(vrrp(), locals, { uplinkOfport: 50 });
+    const fwd = toMac(flows, 0x020000000001n);
+    expect(fwd).toHaveLength(1);
+    expect(fwd[0]!.actions.some((a) => a.type === 'clone')).toBe(false);
+    expect(receivers(fwd[0]!)).toEqual([1n]);
+    expect(fwd[0]!.actions.at(-1)).toEqual({
+      type: 'goto_table',
+      table: Table.IngressPortSecurity,
+    });
+  });
+
+  it('a pair MAC of a port on another network is not forwarded on this one', () => {
+    const p = vrrp();
+    const moved = {
+      ...p,
+      networks: [...p.networks, network('net2')],
+      ports: p.ports.map((x) => (x.id === 'p2' ? { ...x, network_id: 'net2' } : x)),
+    };
+    const { flows } = run(moved, locals);
+    const fwd = toMac(flows, vmac);
+    // One flow per network that has a claimant: net1 (p1) and net2 (p2), each only its own.
+    expect(fwd.map((f) => receivers(f))).toEqual(expect.arrayContaining([[1n], [2n]]));
+    expect(fwd).toHaveLength(2);
+    for (const f of fwd) expect(f.match.reg6).toBeDefined();
+  });
+});
+
 describe('rules', () => {
   const tcp80 = rule('r80', 'g', { protocol: 'tcp', port_range_min: 80, port_range_max: 80 });
 

@@ -1,8 +1,11 @@
 /**
  * Tables Forward and Output: where a judged packet goes.
  *
- * Forward: destination MAC of a local port on the reg6 network → ct_clear, reg5 := that port,
- * reg0 := its ingress flags → IngressPortSecurity (port security off: straight to Output).
+ * Forward: destination MAC claimed by local ports on the reg6 network (their own MAC or an
+ * allowed-address-pair MAC) → for each of them: ct_clear, reg5 := that port, reg0 := its
+ * ingress flags → IngressPortSecurity (port security off: straight to Output); one claimant
+ * with its own MAC by goto, several by one `clone` each. A pair MAC no local port owns also
+ * goes to the uplink (unless the packet came from it).
  * Broadcast/multicast → one `clone` per local port of the network (same steps), then the
  * uplink unless the packet came from it. Other unicast → the uplink (VLAN tag pushed), or
  * dropped when the network has no uplink or the packet came from it.
@@ -21,6 +24,7 @@ import {
   type LocalPortInfo,
 } from './context.js';
 import { exact, masked } from './emit.js';
+import { portMacs } from './port-security.js';
 import { Flag, Priority, Reg } from './tables.js';
 
 const MULTICAST_BIT = 0x0100_0000_0000n;
@@ -45,22 +49,54 @@ export function compileForward(ctx: CompileContext): void {
     const vlan = ctx.uplinkVlan.get(networkId);
     const toUplink =
       ctx.uplink !== null && vlan !== undefined ? uplinkOutput(vlan, ctx.uplink) : [];
-    const macs = new Set<bigint>();
+    // Unicast: every local port of the network that claims the MAC, as its own `mac_address`
+    // or as an allowed-address-pair MAC (a VRRP virtual MAC may be claimed by several ports).
+    const claims = new Map<bigint, { ports: LocalPortInfo[]; owned: boolean }>();
     for (const l of ports) {
-      if (macs.has(l.port.mac)) {
-        ctx.warnings.push(
-          `port ${l.port.id} repeats the MAC of another local port on ${networkId}: unicast goes to the first`,
-        );
+      for (const mac of portMacs(l)) {
+        const c = claims.get(mac) ?? { ports: [], owned: false };
+        c.ports.push(l);
+        if (mac === l.port.mac) {
+          if (c.owned) {
+            ctx.warnings.push(
+              `port ${l.port.id} repeats the MAC of another local port on ${networkId}: unicast goes to each`,
+            );
+          }
+          c.owned = true;
+        }
+        claims.set(mac, c);
+      }
+    }
+    for (const [mac, c] of [...claims].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const dst = { ...net, eth_dst: exact(mac) };
+      const only = c.ports.length === 1 ? c.ports[0]! : undefined;
+      const o = only ? portOrigin(only) : origin;
+      // A port's own MAC is here; a pair MAC no local port owns may be claimed on another
+      // host too (VRRP master elsewhere), so it also goes out of the uplink.
+      const alsoUplink = !c.owned && toUplink.length > 0;
+      if (only && !alsoUplink) {
+        sink.add(t.Forward, Priority.Specific, dst, deliver(ctx, only, false), o);
         continue;
       }
-      macs.add(l.port.mac);
+      const each: Action[] = c.ports.map((l) => ({
+        type: 'clone',
+        actions: deliver(ctx, l, true),
+      }));
+      if (!alsoUplink) {
+        sink.add(t.Forward, Priority.Specific, dst, each, o);
+        continue;
+      }
+      const fromUplink = (set: boolean) => ({
+        [Reg.Flags]: masked(set ? Flag.FromUplink : 0, Flag.FromUplink),
+      });
       sink.add(
         t.Forward,
         Priority.Specific,
-        { ...net, eth_dst: exact(l.port.mac) },
-        deliver(ctx, l, false),
-        portOrigin(l),
+        { ...dst, ...fromUplink(false) },
+        [...each, ...toUplink],
+        o,
       );
+      sink.add(t.Forward, Priority.Specific, { ...dst, ...fromUplink(true) }, each, o);
     }
     const clones: Action[] = ports.map((l) => ({ type: 'clone', actions: deliver(ctx, l, true) }));
     const mcast = masked(MULTICAST_BIT, MULTICAST_BIT);

@@ -7,7 +7,7 @@
  * `::` — sets SourceChecked (and SourceUnspecified for `::`) and resubmits. Pass 2 lets the
  * always-allowed protocols through (ND only when nd_sll / nd_target / nd_tll pass) and sends
  * the rest of the checked IP traffic to EgressState. The server-side DHCP, RA and redirects
- * are dropped first, whatever the source. Everything else misses and is dropped.
+ * are dropped first, whatever the source; VLAN-tagged frames before anything. Everything else misses and is dropped.
  * This keeps the per-port flow count at (bindings + MACs + ND targets), never a product of
  * sources × always-allowed types.
  *
@@ -33,6 +33,7 @@ import {
   type LocalPortInfo,
 } from './context.js';
 import { exact, masked } from './emit.js';
+import { VLAN_PRESENT } from './classify.js';
 import { Flag, Priority, Reg } from './tables.js';
 
 const IPV4 = exact(EtherType.IPV4);
@@ -93,6 +94,11 @@ export function compileEgressPortSecurity(ctx: CompileContext): void {
   const { t, sink } = ctx;
   const T = t.EgressPortSecurity;
   const toForward: Action[] = [gotoTable(t.Forward)];
+
+  // A port with port security is an access port: an 802.1Q frame is never its to send. OVS
+  // matches a tagged frame by its inner ethertype, so without this a tagged frame with the
+  // port's own (MAC, IP) would pass. Pass 2 never sees a tagged frame: pass 1 dropped it.
+  sink.add(T, Priority.Tagged, { vlan_tci: masked(VLAN_PRESENT, VLAN_PRESENT) }, [], PIPELINE);
 
   // Always dropped, whatever the source.
   sink.add(

@@ -64,7 +64,8 @@ export const Flag = {
 /** Priorities by purpose. Rules tables: plain rule flows below every conjunction. */
 export const Priority = {
   Drop: 0,
-  /** Egress port security. */
+  /** Egress port security. A VLAN-tagged frame from an access port: above everything. */
+  Tagged: 130,
   AlwaysDropped: 110,
   BypassChecked: 100,
   SourceBinding: 90,

@@ -48,6 +48,11 @@ function udpPorts(p: Packet): { src: number; dst: number } | null {
 }
 
 export function egressPortSecurity(port: NormalizedPort, p: Packet): PortSecurityVerdict {
+  // A port with port security is an access port: 802.1Q frames are not its to send, whatever
+  // they carry inside (OVS would otherwise judge them by the inner ethertype and addresses).
+  if (p.vlan !== undefined) {
+    return { kind: 'drop', reason: `VLAN-tagged frame (VLAN ${p.vlan}) from an access port` };
+  }
   const macOk = portMacs(port).includes(p.ethSrc);
   if (p.ethType === ETH_TYPE_ARP) {
     const a = p.arp;

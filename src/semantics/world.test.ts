@@ -226,6 +226,67 @@ describe('World', () => {
   });
 });
 
+describe('World: VLAN tags and allowed-address-pair MACs', () => {
+  it('drops a tagged frame from a filtered port, even with its own addresses; unfiltered ports pass', () => {
+    const w = world(basePolicy([egressAll, {}], { cSecurity: false }), 9);
+    expect(w.deliver(1, tcp('a', 'b', 1, 2)).outputs).toEqual([2]);
+    const d = w.deliver(1, { ...tcp('a', 'b', 1, 3), vlan: 5 });
+    expect(d.outputs).toEqual([]);
+    expect(d.trace.join('\n')).toMatch(/VLAN-tagged frame \(VLAN 5\)/);
+    const arp: Packet = {
+      ethSrc: MAC.a,
+      ethDst: BCAST,
+      ethType: 0x0806,
+      vlan: 5,
+      arp: { op: 1, sha: MAC.a, spa: IP.a, tha: 0n, tpa: IP.b },
+    };
+    expect(w.deliver(1, arp).outputs).toEqual([]);
+    expect(w.deliver(3, { ...tcp('c', 'b', 1, 4), vlan: 5 }).outputs).toEqual([2]);
+  });
+
+  const VMAC = mac('02:00:00:00:00:c9');
+  function vrrp(): Policy {
+    const p = basePolicy([egressAll, {}]);
+    const pair = [{ ip_address: '10.0.0.200', mac_address: '02:00:00:00:00:c9' }];
+    return {
+      ...p,
+      ports: p.ports.map((x) => (x.id === 'c' ? x : { ...x, allowed_address_pairs: pair })),
+    };
+  }
+  const toVip = (from: 'a' | 'b' | 'c'): Packet => ({
+    ...tcp(from, 'a', 7, 80),
+    ethDst: VMAC,
+    ip: { family: 4, src: IP[from], dst: ip('10.0.0.200'), proto: 6, ttl: 64 },
+  });
+
+  it('delivers to every local port claiming a pair MAC, and to the uplink (not back to it)', () => {
+    const w = world(vrrp(), 9);
+    expect(w.deliver(3, toVip('c')).outputs).toEqual([1, 2, 9]);
+    // A claimant sending to the pair MAC: the other claimant and the uplink, never itself.
+    expect(w.deliver(1, toVip('a')).outputs).toEqual([2, 9]);
+    expect(w.deliver(9, toVip('c')).outputs).toEqual([1, 2]);
+    expect(world(vrrp()).deliver(3, toVip('c')).outputs).toEqual([1, 2]);
+  });
+
+  it("a pair MAC that is a local port's own MAC reaches both ports, not the uplink", () => {
+    const p = basePolicy([egressAll, {}]);
+    const stolen = {
+      ...p,
+      ports: p.ports.map((x) =>
+        x.id === 'a'
+          ? {
+              ...x,
+              allowed_address_pairs: [
+                { ip_address: '10.0.0.12', mac_address: '02:00:00:00:00:0c' },
+              ],
+            }
+          : x,
+      ),
+    };
+    expect(world(stolen, 9).deliver(2, tcp('b', 'c', 7, 80)).outputs).toEqual([1, 3]);
+  });
+});
+
 describe('judge', () => {
   it('names the rules that allow a packet, and why one is denied', () => {
     const p = normalizePolicy(

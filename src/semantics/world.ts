@@ -5,7 +5,9 @@
  * Produces, for a packet entering the bridge, the ofports it leaves by (sorted) and a trace
  * in words. Invariants: a packet from a local port passes the sender's egress judgement, is
  * forwarded by destination MAC within its network (broadcast/multicast: every other local port
- * of the network and the uplink), then each local receiver's ingress judgement; a stateful
+ * of the network and the uplink; unicast: every other local port claiming the MAC as its own or
+ * as an allowed-address-pair MAC, plus the uplink for a pair MAC no port owns; unknown: the
+ * uplink), then each local receiver's ingress judgement; a stateful
  * port's connections live in its own zone and are committed only when a new connection is
  * allowed; established, related and reply packets pass iff the connection's original tuple is
  * still allowed by the current rules of the direction that opened it; invalid packets drop.
@@ -17,7 +19,7 @@ import type { Direction, NormalizedPolicy, NormalizedPort } from '../model/types
 import { ConnTable, type Connection } from './conntrack.js';
 import { judge, tupleOfPacket, type ConnContext } from './judge.js';
 import type { JudgedTuple } from './rules.js';
-import { ingressPortSecurity, egressPortSecurity } from './port-security.js';
+import { ingressPortSecurity, egressPortSecurity, portMacs } from './port-security.js';
 
 export interface LocalPort {
   portId: string;
@@ -166,7 +168,7 @@ export class World {
     }
     const onNetwork = this.ports.filter((lp) => this.portOf(lp)?.networkId === networkId);
     const receivers: LocalPort[] = [];
-    let toUplink = false;
+    let toUplink: boolean;
     if (isMulticastMac(packet.ethDst)) {
       receivers.push(...onNetwork.filter((lp) => lp !== sender));
       toUplink = !fromUplink;
@@ -174,17 +176,26 @@ export class World {
         `forward: ${formatMac(packet.ethDst)} is broadcast/multicast: ${receivers.length} local port(s)`,
       );
     } else {
-      const dst = onNetwork.find((lp) => this.portOf(lp)?.mac === packet.ethDst);
-      if (dst) {
-        if (dst === sender) {
-          trace.push('forward: destination is the sender itself: drop');
-        } else {
-          receivers.push(dst);
-          trace.push(`forward: ${formatMac(packet.ethDst)} is ${dst.portId}`);
-        }
-      } else {
+      // Every local port of the network that claims the MAC: as its own MAC or as an
+      // allowed-address-pair MAC (docs/pipeline.md, Forward).
+      const claimants = onNetwork.filter((lp) => {
+        const port = this.portOf(lp);
+        return port !== undefined && portMacs(port).includes(packet.ethDst);
+      });
+      const owned = claimants.some((lp) => this.portOf(lp)?.mac === packet.ethDst);
+      receivers.push(...claimants.filter((lp) => lp !== sender));
+      if (claimants.length === 0) {
         toUplink = !fromUplink;
         trace.push(`forward: ${formatMac(packet.ethDst)} is not local`);
+      } else {
+        // A pair MAC (a VRRP virtual MAC) may also be claimed on another host: it also goes
+        // out of the uplink. A port's own MAC is known to be here.
+        toUplink = !owned && !fromUplink;
+        trace.push(
+          `forward: ${formatMac(packet.ethDst)} is ${owned ? 'the MAC' : 'a pair MAC'} of ${claimants.map((lp) => lp.portId).join(', ')}`,
+        );
+        if (sender !== undefined && claimants.includes(sender))
+          trace.push('forward: not back to the sender itself');
       }
     }
     if (toUplink) {

@@ -392,10 +392,12 @@ type Event =
       flags: number;
       icmpType: number;
       icmpCode: number;
+      /** An 802.1Q tag the sender puts on the frame (an access port may not). */
+      tag: number | null;
     }
   | { kind: 'reply'; of: number; flags: number }
   | { kind: 'error'; of: number; type: number }
-  | { kind: 'special'; from: number; what: Special; to: number }
+  | { kind: 'special'; from: number; what: Special; to: number; tag: number | null }
   | {
       kind: 'uplink';
       to: number;
@@ -405,6 +407,8 @@ type Event =
       sport: number;
       dport: number;
       flags: number;
+      /** Destination choice as in `target` (4: an allowed-address-pair MAC). */
+      dst: number;
     }
   | { kind: 'remove'; rule: number }
   /** Port `port` leaves (or joins) group `group`: its rules and its place in remote groups change. */
@@ -460,12 +464,13 @@ const eventArb: fc.Arbitrary<Event> = fc.oneof(
         { weight: 8, arbitrary: fc.constant(0) },
         { weight: 2, arbitrary: fc.nat({ max: 3 }) },
       ),
-      dst: fc.nat({ max: 3 }),
+      dst: fc.nat({ max: 4 }),
       sport: fc.integer({ min: 0, max: 9 }),
       dport: fc.integer({ min: 1, max: 9 }),
       flags: fc.constantFrom(...FLAGS),
       icmpType: fc.constantFrom(8, 0, 13, 3, 11, 5, 128, 129, 1, 200),
       icmpCode: fc.constantFrom(0, 0, 0, 1, 3),
+      tag: fc.option(fc.constantFrom(5, 10), { freq: 6 }),
     }),
   },
   {
@@ -503,6 +508,7 @@ const eventArb: fc.Arbitrary<Event> = fc.oneof(
         'lldp',
       ),
       to: fc.nat({ max: 7 }),
+      tag: fc.option(fc.constantFrom(5, 10), { freq: 6 }),
     }),
   },
   {
@@ -516,6 +522,7 @@ const eventArb: fc.Arbitrary<Event> = fc.oneof(
       sport: fc.integer({ min: 1, max: 9 }),
       dport: fc.integer({ min: 1, max: 9 }),
       flags: fc.constantFrom(...FLAGS),
+      dst: fc.constantFrom(0, 0, 0, 4),
     }),
   },
   {
@@ -607,7 +614,11 @@ class PacketFactory {
     return this.mac(i);
   }
 
-  /** Destination MAC and IP for target choice `to` (a port index, broadcast or unknown). */
+  /**
+   * Destination MAC and IP for target choice `to` (a port index, broadcast or unknown).
+   * `dstChoice`: 0 the port's own address, 1 its pair address, 2 external, 4 its pair address
+   * *and* the pair's MAC (a VRRP virtual MAC: several ports may claim it, or none locally).
+   */
   private target(to: number, family: 4 | 6, dstChoice: number): { mac: bigint; ip: bigint } {
     const n = this.s.ports.length;
     if (to >= n + 1)
@@ -617,8 +628,15 @@ class PacketFactory {
         mac: BROADCAST,
         ip: family === 4 ? parseIp('10.0.0.255').addr : parseIp('ff02::1').addr,
       };
+    if (dstChoice === 4) {
+      const pair = this.s.ports[to]!.pairs.find((x) => x.mac !== 'own');
+      if (pair) {
+        const mac = pair.mac === 'foreign' ? parseMac(FOREIGN_MAC) : this.mac(pair.mac as number);
+        return { mac, ip: this.srcAddr(to, family, 1) };
+      }
+    }
     const ip =
-      dstChoice === 1
+      dstChoice === 1 || dstChoice === 4
         ? this.srcAddr(to, family, 1)
         : dstChoice === 2
           ? parseIp(family === 4 ? EXTERNAL_V4 : EXTERNAL_V6).addr
@@ -696,11 +714,14 @@ class PacketFactory {
           e.proto,
           e,
         );
-        return this.remember({ inPort: from + 1, packet: p });
+        return this.remember({
+          inPort: from + 1,
+          packet: e.tag === null ? p : { ...p, vlan: e.tag },
+        });
       }
       case 'uplink': {
         if (this.uplink === undefined) return null;
-        const t = this.target(e.to % (this.s.ports.length + 2), e.family, 0);
+        const t = this.target(e.to % (this.s.ports.length + 2), e.family, e.dst);
         const src =
           e.src < this.s.ports.length
             ? this.addrOf(e.src, e.family)
@@ -766,8 +787,10 @@ class PacketFactory {
         }
         return this.remember({ inPort, packet: p });
       }
-      case 'special':
-        return this.remember(this.special(e.from % nLocal, e.what, e.to));
+      case 'special': {
+        const x = this.special(e.from % nLocal, e.what, e.to);
+        return this.remember(e.tag === null ? x : { ...x, packet: { ...x.packet, vlan: e.tag } });
+      }
     }
   }
 
@@ -1173,6 +1196,8 @@ describe('hand-written pipeline (docs/pipeline.md) vs the reference World', () =
       { type: 'load', dst: { field: 'reg6', ofs: 0, nBits: 32 }, value: 1n },
       go(T.Forward),
     ]),
+    // An access port may not send 802.1Q frames ("every other ethertype" is dropped).
+    f(T.EgressPortSecurity, 130, { vlan_tci: v(0x1000n, 0x1000n) }, []),
     ...[0, 1].flatMap((i) => [
       f(
         T.EgressPortSecurity,
