@@ -234,7 +234,7 @@ describe('allowed address pairs with their own MAC (a VRRP-style virtual address
   // allowed-address-pair MAC (a VRRP virtual MAC) is dropped instead of delivered. `it.fails`
   // keeps the suite green while the gap exists and turns red once it is fixed: then make it
   // a plain `it`.
-  it.fails('frames to the pair MAC are delivered to the port', async () => {
+  it('frames to the pair MAC are delivered to the port', async () => {
     await bed.apply(withPair);
     try {
       const d = vm('d');
