@@ -97,12 +97,10 @@ export class OfctlSwitch implements FlowSwitch {
   private listeners: ((s: ConnectionState) => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
   private inode: number | undefined;
-  private readonly scratch: string;
 
   constructor(private readonly opts: OfctlSwitchOptions) {
     this.env = opts.env ?? process.env;
     this.socketPath = opts.target.startsWith('unix:') ? opts.target.slice(5) : undefined;
-    this.scratch = mkdtempSync(join(tmpdir(), 'sgflow-ofctl-'));
   }
 
   private currentInode(): number | undefined {
@@ -168,9 +166,15 @@ export class OfctlSwitch implements FlowSwitch {
   }
 
   async sync(desired: FlowTable, first: number, last: number): Promise<SyncResult> {
-    const file = join(this.scratch, 'desired.flows');
-    writeFileSync(file, desired.map((f) => this.opts.format(f) + '\n').join(''));
-    const r = await ofctl(['diff-flows', this.opts.target, file], this.env);
+    const scratch = mkdtempSync(join(tmpdir(), 'sgflow-ofctl-'));
+    const file = join(scratch, 'desired.flows');
+    let r: Run;
+    try {
+      writeFileSync(file, desired.map((f) => this.opts.format(f) + '\n').join(''));
+      r = await ofctl(['diff-flows', this.opts.target, file], this.env);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
     if (r.code !== 0 && r.code !== 2) {
       throw new Error(`reading the switch's flows failed: ${r.stderr.trim()}`);
     }
@@ -200,7 +204,6 @@ export class OfctlSwitch implements FlowSwitch {
 
   close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    rmSync(this.scratch, { recursive: true, force: true });
     return Promise.resolve();
   }
 }
