@@ -7,7 +7,8 @@
  * its counters, whatever notation our formatter chose for it.
  *
  * Reconnects are detected by watching the management socket: ovs-vswitchd creates a new
- * one when it (re)starts, so a new inode means "a new switch, resync".
+ * one when it (re)starts, so a new socket file (inode and change time) means "a new switch,
+ * resync".
  *
  * Invariant: only tables `first..last` are read or written by `sync`; an add-flows run that
  * fails leaves the switch as it was (the bundle is discarded) and rejects with the switch's
@@ -96,17 +97,20 @@ export class OfctlSwitch implements FlowSwitch {
   private readonly socketPath: string | undefined;
   private listeners: ((s: ConnectionState) => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private inode: number | undefined;
+  /** Identity of the management socket file (inode + change time); new socket = new switch. */
+  private inode: string | undefined;
 
   constructor(private readonly opts: OfctlSwitchOptions) {
     this.env = opts.env ?? process.env;
     this.socketPath = opts.target.startsWith('unix:') ? opts.target.slice(5) : undefined;
   }
 
-  private currentInode(): number | undefined {
-    if (this.socketPath === undefined) return 0;
+  private currentInode(): string | undefined {
+    if (this.socketPath === undefined) return '';
     try {
-      return statSync(this.socketPath).ino;
+      const st = statSync(this.socketPath, { bigint: true });
+      // Inode numbers are reused when the socket is recreated; the change time is not.
+      return `${st.ino}:${st.ctimeNs}:${st.birthtimeNs}`;
     } catch {
       return undefined;
     }
