@@ -222,6 +222,9 @@ export async function runUpCommand(opts: UpOptions, startApi: StartApi): Promise
   );
   await new Promise<void>((resolve) => {
     const stop = (): void => {
+      process.stderr.write(
+        up.sandbox ? 'sgflow: stopping; removing the sandbox...\n' : 'sgflow: stopping...\n',
+      );
       void up.stop().then(resolve);
     };
     process.once('SIGINT', stop);
