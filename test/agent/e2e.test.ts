@@ -183,6 +183,49 @@ describe.each(SWITCH_DRIVERS)(
       }
     });
 
+    it('a port plugged sends only flows about that port (and its network’s flooding)', async () => {
+      const agent = s.service!.agent;
+      await s.neutron.port({
+        id: 'port-c',
+        networkId: netId,
+        mac: '02:00:00:00:0a:03',
+        ips: ['10.7.0.3'],
+        groups: [clientGroup],
+      });
+      await s.converged();
+      const total = agent.installedFlows().length;
+      const reports: ReconcileReport[] = [];
+      const off = agent.onReconcile((r) => reports.push(r));
+      const c = await s.plug({
+        name: 'c',
+        mac: '02:00:00:00:0a:03',
+        ipv4: '10.7.0.3/16',
+        ofport: 3,
+        ifaceId: 'port-c',
+      });
+      await s.converged();
+      off();
+      const mods = reports.flatMap((r) => r.mods);
+      expect(mods.length).toBeGreaterThan(0);
+      expect(mods.length).toBeLessThan(total / 2);
+      const mac = 0x02000000_0a03n;
+      const aboutC = (m: (typeof mods)[number]): boolean => {
+        const f = m.flow.match;
+        return (
+          f.in_port?.value === 3n ||
+          f.reg5?.value === 3n ||
+          f.eth_dst?.value === mac ||
+          // broadcast/multicast destinations: the network's flood list now includes c
+          (f.eth_dst !== undefined && (f.eth_dst.value & 0x0100_0000_0000n) !== 0n) ||
+          JSON.stringify(m.flow.actions, (_k, v: unknown) =>
+            typeof v === 'bigint' ? `${v}` : v,
+          ).includes('"port":3')
+        );
+      };
+      expect(mods.filter((m) => !aboutC(m)).map((m) => m.flow)).toEqual([]);
+      expect(await c.ping('10.7.0.2', { count: 1 })).toBe(true);
+    });
+
     it('a rule change under continuous traffic: no allowed packet lost', async () => {
       const ping = new PingStream(a, '10.7.0.2', 150, 20);
       for (let i = 0; i < 4; i++) {
