@@ -154,9 +154,7 @@ export class OfctlSwitch implements FlowSwitch {
       lines.join('\n') + '\n',
     );
     if (r.code !== 0) {
-      throw new Error(
-        `the switch rejected the bundle (${lines.length} flow mods): ${r.stderr.trim()}`,
-      );
+      throw new Error(`the bundle was refused (${lines.length} flow mods): ${r.stderr.trim()}`);
     }
   }
 
