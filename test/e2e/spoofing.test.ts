@@ -179,18 +179,14 @@ describe('egress anti-spoofing (a allows everything, yet)', () => {
     expect(await fromAToD(frame, 'ether proto 0x88b5')).toBe(false);
   });
 
-  // KNOWN COMPILER GAP (reported): OVS matches a tagged frame by its inner ethertype, and
-  // egress port security never constrains vlan_tci, so an 802.1Q frame carrying the port's
-  // own (MAC, IP) passes and is delivered still tagged. `it.fails` turns red once fixed.
-  it(
-    "a VLAN-tagged frame is not the port's to send, even with its own addresses",
-    async () => {
-      const a = vm('a');
-      const tagged = `Ether(src='${a.mac}', dst='${vm('d').mac}')/Dot1Q(vlan=5)/IP(src='${a.ip4}', dst='${vm('d').ip4}')/UDP(sport=50400, dport=9999)`;
-      const opts = ['', 'p.haslayer(UDP) and p[UDP].sport == 50400'] as const;
-      expect(await fromAToD(tagged, ...opts)).toBe(false);
-    },
-  );
+  // OVS matches a tagged frame by its inner ethertype, so without the tag drop in egress port
+  // security an 802.1Q frame carrying the port's own (MAC, IP) would pass, still tagged.
+  it("a VLAN-tagged frame is not the port's to send, even with its own addresses", async () => {
+    const a = vm('a');
+    const tagged = `Ether(src='${a.mac}', dst='${vm('d').mac}')/Dot1Q(vlan=5)/IP(src='${a.ip4}', dst='${vm('d').ip4}')/UDP(sport=50400, dport=9999)`;
+    const opts = ['', 'p.haslayer(UDP) and p[UDP].sport == 50400'] as const;
+    expect(await fromAToD(tagged, ...opts)).toBe(false);
+  });
 
   it("the port's own ARP and ND resolve its neighbours (ping works both families)", async () => {
     const [a, b] = [vm('a'), vm('b')];
@@ -230,10 +226,8 @@ describe('allowed address pairs with their own MAC (a VRRP-style virtual address
     }
   });
 
-  // KNOWN COMPILER GAP (reported): Forward knows only the ports' own MACs, so a frame to an
-  // allowed-address-pair MAC (a VRRP virtual MAC) is dropped instead of delivered. `it.fails`
-  // keeps the suite green while the gap exists and turns red once it is fixed: then make it
-  // a plain `it`.
+  // A port claims its allowed-address-pair MACs too (a VRRP virtual MAC): frames to them
+  // reach it through its ingress pipeline.
   it('frames to the pair MAC are delivered to the port', async () => {
     await bed.apply(withPair);
     try {
