@@ -77,12 +77,21 @@ const ruleArb = (id: string): fc.Arbitrary<SecurityGroupRule> =>
       };
     });
 
-type Op = { add: SecurityGroupRule } | { del: number };
+type Op =
+  | { add: SecurityGroupRule }
+  | { del: number }
+  | { port: string; groups: string[] }
+  | { unplug: string };
 
 const opsArb: fc.Arbitrary<Op[]> = fc.array(
   fc.oneof(
     fc.nat().chain((n) => ruleArb(`r${n}`).map((add) => ({ add }))),
     fc.nat().map((del) => ({ del })),
+    fc.record({
+      port: fc.constantFrom('a', 'b', 'c'),
+      groups: fc.subarray([...GROUPS, 'nope']),
+    }),
+    fc.record({ unplug: fc.constantFrom('a', 'b', 'c') }),
   ),
   { maxLength: 25 },
 );
@@ -96,7 +105,7 @@ function outcome(f: () => unknown): unknown {
 }
 
 describe('IncrementalNormalizer', () => {
-  it('equals normalizePolicy after every sequence of rule changes, and mostly skips it', () => {
+  it('equals normalizePolicy after every sequence of rule and port changes, and mostly skips it', () => {
     let incremental = 0;
     fc.assert(
       fc.property(opsArb, (ops) => {
@@ -105,7 +114,32 @@ describe('IncrementalNormalizer', () => {
         n.normalize(policy);
         let rev = 0;
         for (const op of ops) {
-          let change: Change | undefined;
+          let change: Change;
+          if ('port' in op || 'unplug' in op) {
+            const id = 'port' in op ? op.port : op.unplug;
+            const old = policy.ports.find((p) => p.id === id);
+            policy.ports = policy.ports.filter((p) => p.id !== id);
+            if ('port' in op) {
+              const k = id === 'a' ? 1 : id === 'b' ? 2 : 3;
+              const p = {
+                ...(old ?? base().ports[0]!),
+                id,
+                mac_address: `02:00:00:00:00:0${k}`,
+                fixed_ips: [{ ip_address: `10.0.0.${k}` }],
+                security_groups: op.groups,
+              };
+              policy.ports = [...policy.ports, p];
+              n.changed([{ revision: ++rev, kind: 'port', id, op: 'put', value: p } as Change]);
+            } else if (old) {
+              n.changed([
+                { revision: ++rev, kind: 'port', id, op: 'delete', value: old } as Change,
+              ]);
+            }
+            expect(outcome(() => n.normalize(policy))).toEqual(
+              outcome(() => normalizePolicy(policy)),
+            );
+            continue;
+          }
           if ('add' in op) {
             if (policy.security_group_rules.some((r) => r.id === op.add.id)) continue;
             policy.security_group_rules = [...policy.security_group_rules, op.add];
@@ -117,10 +151,10 @@ describe('IncrementalNormalizer', () => {
               value: op.add,
             } as Change;
           } else {
-            const victim =
-              policy.security_group_rules[op.del % Math.max(1, policy.security_group_rules.length)];
+            const rules = policy.security_group_rules;
+            const victim = rules[op.del % Math.max(1, rules.length)];
             if (!victim) continue;
-            policy.security_group_rules = policy.security_group_rules.filter((r) => r !== victim);
+            policy.security_group_rules = rules.filter((r) => r !== victim);
             change = {
               revision: ++rev,
               kind: 'security_group_rule',
@@ -166,13 +200,13 @@ describe('IncrementalNormalizer', () => {
     expect(n.stats).toEqual({ incremental: 0, full: 2 });
   });
 
-  it('a change of anything but rules takes the full path', () => {
+  it('a change of anything but rules and ports takes the full path', () => {
     const policy = base();
     const n = new IncrementalNormalizer();
     n.normalize(policy);
-    const port = { ...policy.ports[0]!, security_groups: ['g2'] };
-    policy.ports = [port, policy.ports[1]!];
-    n.changed([{ revision: 1, kind: 'port', id: 'a', op: 'put', value: port } as Change]);
+    const net = { ...policy.networks[0]!, port_security_enabled: false };
+    policy.networks = [net];
+    n.changed([{ revision: 1, kind: 'network', id: 'net', op: 'put', value: net } as Change]);
     expect(n.normalize(policy)).toEqual(normalizePolicy(policy));
     expect(n.stats).toEqual({ incremental: 0, full: 2 });
   });

@@ -1,11 +1,10 @@
 /**
  * Incremental normalisation: when everything that changed since the last normalised policy
- * is security-group rules (the most frequent change; with the revision bump of their
- * groups), only the rules of the groups those
- * changes touch are normalised again; networks, ports, groups' other rules and address
- * groups are reused as they are. Anything else (or anything unusual: a rule whose group or
- * remote is unknown, a rule that fails its checks) falls back to `normalizePolicy`, which
- * also produces the proper error.
+ * is security-group rules (with the revision bump of their groups) or ports — the frequent
+ * changes — only the touched groups' rules and the touched ports are normalised again;
+ * networks, other ports, other groups and address groups are reused as they are. Anything
+ * else (or anything unusual: a rule whose group or remote is unknown, a rule or port that
+ * fails its checks) falls back to `normalizePolicy`, which also produces the proper error.
  *
  * Invariant: the result equals `normalizePolicy(policy)` (the property test checks it).
  */
@@ -77,6 +76,55 @@ export function applyRuleChanges(
   return { ...prev, groups };
 }
 
+/** Re-normalises only the ports that changed (through `normalizePolicy` on just them). */
+export function applyPortChanges(
+  prev: NormalizedPolicy,
+  policy: Policy,
+  changes: readonly Change[],
+): NormalizedPolicy | undefined {
+  const ids = new Set(changes.map((c) => c.id));
+  let reduced: NormalizedPolicy;
+  try {
+    reduced = normalizePolicy({
+      networks: policy.networks,
+      ports: policy.ports.filter((p) => ids.has(p.id)),
+      security_groups: policy.security_groups,
+      security_group_rules: [],
+      address_groups: [],
+    });
+  } catch {
+    return undefined;
+  }
+  const ports = new Map(prev.ports);
+  for (const id of ids) ports.delete(id);
+  for (const [id, p] of reduced.ports) ports.set(id, p);
+  // normalizePolicy orders ports by id; so must we (the compiler reads them in order).
+  const sorted = new Map([...ports].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
+  return { ...prev, ports: sorted };
+}
+
+/**
+ * Rule changes (with their groups' revision bumps) and port changes take the fast paths;
+ * anything else returns undefined (normalise everything).
+ */
+export function applyChanges(
+  prev: NormalizedPolicy,
+  policy: Policy,
+  changes: readonly Change[],
+): NormalizedPolicy | undefined {
+  const rules: Change[] = [];
+  const ports: Change[] = [];
+  for (const c of changes) {
+    if (c.kind === 'security_group_rule' || c.kind === 'security_group') rules.push(c);
+    else if (c.kind === 'port') ports.push(c);
+    else return undefined;
+  }
+  let next: NormalizedPolicy | undefined = prev;
+  if (rules.length > 0) next = applyRuleChanges(next, policy, rules);
+  if (next && ports.length > 0) next = applyPortChanges(next, policy, ports);
+  return next;
+}
+
 /** Keeps the last normalised policy and the changes since, and normalises as little as it can. */
 export class IncrementalNormalizer {
   private prev: NormalizedPolicy | undefined;
@@ -97,8 +145,7 @@ export class IncrementalNormalizer {
   normalize(policy: Policy): NormalizedPolicy {
     let next: NormalizedPolicy | undefined;
     if (!this.full && this.prev) {
-      next =
-        this.pending.length === 0 ? this.prev : applyRuleChanges(this.prev, policy, this.pending);
+      next = this.pending.length === 0 ? this.prev : applyChanges(this.prev, policy, this.pending);
       if (next) this.stats.incremental++;
     }
     if (!next) {
