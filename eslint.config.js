@@ -3,7 +3,18 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const LAYERS = ['model', 'semantics', 'openflow', 'compiler', 'sim', 'ovsdb', 'store', 'api', 'agent', 'cli'];
+const LAYERS = [
+  'model',
+  'semantics',
+  'openflow',
+  'compiler',
+  'sim',
+  'ovsdb',
+  'store',
+  'api',
+  'agent',
+  'cli',
+];
 
 /** What each layer may import (DESIGN.md §3). */
 const ALLOWED = {
@@ -50,7 +61,11 @@ function layerBlock(layer) {
     });
   }
   const pure = PURE.includes(layer);
-  if (pure) patterns.push({ group: ['node:*'], message: `DESIGN.md §3: ${layer} is pure: no node:* import.` });
+  if (pure)
+    patterns.push({
+      group: ['node:*'],
+      message: `DESIGN.md §3: ${layer} is pure: no node:* import.`,
+    });
   return [
     {
       files: [`src/${layer}/**/*.ts`],
@@ -61,9 +76,15 @@ function layerBlock(layer) {
     ...(pure
       ? [
           {
-            files: [`src/${layer}/**/*.test.ts`, ...IO_EXEMPT.filter((f) => f.includes(`/${layer}/`))],
+            files: [
+              `src/${layer}/**/*.test.ts`,
+              ...IO_EXEMPT.filter((f) => f.includes(`/${layer}/`)),
+            ],
             rules: {
-              'no-restricted-imports': ['error', { patterns: patterns.filter((p) => p.group[0] !== 'node:*') }],
+              'no-restricted-imports': [
+                'error',
+                { patterns: patterns.filter((p) => p.group[0] !== 'node:*') },
+              ],
             },
           },
         ]
@@ -72,14 +93,24 @@ function layerBlock(layer) {
 }
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/results/**', 'eslint.config.js'] },
+  {
+    ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/results/**', 'eslint.config.js'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
-    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true, allowNullish: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true, allowNullish: true },
+      ],
     },
   },
   {

@@ -11,7 +11,11 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 echo "== type-check"; npx tsc -p tsconfig.json --noEmit
-echo "== lint"; npx eslint . && npx prettier --check . >/dev/null && echo "eslint and prettier: clean"
+echo "== lint"
+# Each on its own line: under `set -e` a failure inside an `a && b` list would not stop the run.
+npx eslint .
+npx prettier --check . >/dev/null
+echo "eslint and prettier: clean"
 
 echo "== tests"
 mkdir -p .test-results

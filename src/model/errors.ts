@@ -126,7 +126,8 @@ export const ERRORS = {
   MODE_NOT_SUPPORTED: {
     status: 400,
     type: 'HTTPBadRequest',
-    message: 'Enforcement mode {mode} is not supported yet (field {field}); supported now: {supported}.',
+    message:
+      'Enforcement mode {mode} is not supported yet (field {field}); supported now: {supported}.',
   },
   INVALID_LOCAL_PORTS: {
     status: 400,
