@@ -70,13 +70,17 @@ const DEFAULT_ASYNC: AsyncConfig = {
   flowRemovedSlave: 0x3f,
 };
 
-/** A bundle that the switch refused: which mod (index into the list) and why. */
+/**
+ * A bundle that the switch refused: which mod (index into the list), why, and whether the
+ * switch refused it when it was added or only when the bundle was committed.
+ */
 export class BundleError extends FlowError {
   constructor(
     readonly index: number | undefined,
     readonly flow: Flow | undefined,
     readonly typeName: string,
     readonly codeName: string,
+    readonly stage: 'add' | 'commit' = 'add',
   ) {
     super('OF_SWITCH_ERROR', {
       what:
@@ -551,7 +555,7 @@ export class OpenFlowConnection extends EventEmitter<ConnectionEvents> {
       }
       await flush();
       await this.barrier();
-      const failedAdd = this.firstFailure(indexOf, mods);
+      const failedAdd = this.firstFailure(indexOf, mods, 'add');
       if (failedAdd) {
         await this.request(
           { type: 'bundle_control', bundleId, ctype: 'discard_request', ...flags },
@@ -565,7 +569,7 @@ export class OpenFlowConnection extends EventEmitter<ConnectionEvents> {
           'bundle commit',
         );
       } catch (e) {
-        const failed = this.firstFailure(indexOf, mods);
+        const failed = this.firstFailure(indexOf, mods, 'commit');
         if (failed) throw failed;
         const err = e as { typeName?: string; codeName?: string };
         throw new BundleError(
@@ -573,6 +577,7 @@ export class OpenFlowConnection extends EventEmitter<ConnectionEvents> {
           undefined,
           err.typeName ?? 'OFPET_BUNDLE_FAILED',
           err.codeName ?? String(e),
+          'commit',
         );
       }
       await this.barrier();
@@ -585,13 +590,14 @@ export class OpenFlowConnection extends EventEmitter<ConnectionEvents> {
   private firstFailure(
     indexOf: Map<number, number>,
     mods: readonly FlowMod[],
+    stage: 'add' | 'commit',
   ): BundleError | undefined {
     let best: BundleError | undefined;
     for (const [xid, e] of this.watched) {
       const i = indexOf.get(xid);
       if (i === undefined) continue;
       if (!best || (best.index !== undefined && i < best.index))
-        best = new BundleError(i, mods[i]?.flow, e.typeName, e.codeName);
+        best = new BundleError(i, mods[i]?.flow, e.typeName, e.codeName, stage);
     }
     return best;
   }

@@ -129,7 +129,9 @@ describe('OpenFlow connection to ovs-vswitchd', () => {
     expect(err).toBeInstanceOf(BundleError);
     expect((err as BundleError).index).toBe(2);
     expect((err as BundleError).message).toContain('goto_table:5');
-    expect((err as BundleError).typeName).toMatch(/^OFPET_/);
+    expect((err as BundleError).typeName).toBe('OFPET_BAD_INSTRUCTION');
+    expect((err as BundleError).codeName).toBe('OFPBIC_BAD_TABLE_ID');
+    expect((err as BundleError).stage).toBe('add');
     expect(sorted(await conn.dumpFlows({ table: 20 }))).toEqual(before);
 
     // A bundle that fails only at commit time (a meter that does not exist) also changes nothing.
@@ -144,6 +146,16 @@ describe('OpenFlow connection to ovs-vswitchd', () => {
         (e: unknown) => e,
       );
     expect(err2).toBeInstanceOf(BundleError);
+    const commitErr = err2 as BundleError;
+    expect(commitErr.index).toBe(1);
+    expect(commitErr.flow).toEqual(unknownMeter);
+    expect(commitErr.message).toContain('meter:77');
+    expect(commitErr.message).toContain('bundle message #1');
+    expect([commitErr.typeName, commitErr.codeName]).toEqual([
+      'OFPET_METER_MOD_FAILED',
+      'OFPMMFC_INVALID_METER',
+    ]);
+    expect(commitErr.stage).toBe('commit');
     expect(sorted(await conn.dumpFlows({ table: 20 }))).toEqual(before);
   });
 
