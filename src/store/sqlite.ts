@@ -6,8 +6,10 @@
  *
  * Invariants: see store.ts. The revision lives in the `meta` table and is bumped inside the
  * same transaction as the rows it describes, so a crash can never leave a change without
- * its revision or the reverse. Watchers learn of commits made by this process at once and
- * of commits made by other processes by polling `PRAGMA data_version`.
+ * its revision or the reverse. Settings share the `resources` table but record no change.
+ * `read(fn)` holds one read transaction on a connection of its own (WAL gives it a stable
+ * view). Watchers learn of commits made by this process at once and of commits made by
+ * other processes by polling `PRAGMA data_version`.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -15,7 +17,15 @@ import { dirname } from 'node:path';
 import type { Policy } from '../model/types.js';
 import { followWatch } from './follow.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
-import { KINDS, POLICY_COLLECTION, type Kind, type ResourceOf } from './resources.js';
+import {
+  KINDS,
+  POLICY_COLLECTION,
+  isKind,
+  type Kind,
+  type ResourceOf,
+  type StoreKind,
+  type StoredOf,
+} from './resources.js';
 import {
   StoreCompactedError,
   batchByRevision,
@@ -25,6 +35,7 @@ import {
   type FollowOptions,
   type Snapshot,
   type Store,
+  type StoreReader,
   type StoreTx,
   type WatchOptions,
   type Watcher,
@@ -118,31 +129,31 @@ function applyMigrations(db: Db): void {
   }
 }
 
-class SqliteReader {
+class SqliteReader implements StoreReader {
   constructor(protected readonly db: Db) {}
 
-  getSync<K extends Kind>(kind: K, id: string): ResourceOf<K> | undefined {
+  getSync<K extends StoreKind>(kind: K, id: string): StoredOf<K> | undefined {
     const row = stmt(this.db, 'SELECT value FROM resources WHERE kind = ? AND id = ?').get(
       kind,
       id,
     ) as { value: string } | undefined;
-    return row ? (JSON.parse(row.value) as ResourceOf<K>) : undefined;
+    return row ? (JSON.parse(row.value) as StoredOf<K>) : undefined;
   }
 
-  listSync<K extends Kind>(kind: K, where?: Where): ResourceOf<K>[] {
+  listSync<K extends StoreKind>(kind: K, where?: Where): StoredOf<K>[] {
     const w = whereClause(where);
     const rows = stmt(
       this.db,
       `SELECT value FROM resources WHERE kind = ?${w.sql} ORDER BY id`,
     ).all(kind, ...w.args) as { value: string }[];
-    return rows.map((r) => JSON.parse(r.value) as ResourceOf<K>);
+    return rows.map((r) => JSON.parse(r.value) as StoredOf<K>);
   }
 
-  get<K extends Kind>(kind: K, id: string): Promise<ResourceOf<K> | undefined> {
+  get<K extends StoreKind>(kind: K, id: string): Promise<StoredOf<K> | undefined> {
     return attempt(() => this.getSync(kind, id));
   }
 
-  list<K extends Kind>(kind: K, where?: Where): Promise<ResourceOf<K>[]> {
+  list<K extends StoreKind>(kind: K, where?: Where): Promise<StoredOf<K>[]> {
     return attempt(() => this.listSync(kind, where));
   }
 }
@@ -163,48 +174,50 @@ class SqliteTx extends SqliteReader implements StoreTx {
     if (!this.open) throw new Error('store: transaction used after it ended');
   }
 
-  override get<K extends Kind>(kind: K, id: string): Promise<ResourceOf<K> | undefined> {
+  override get<K extends StoreKind>(kind: K, id: string): Promise<StoredOf<K> | undefined> {
     return attempt(() => {
       this.check();
       return this.getSync(kind, id);
     });
   }
 
-  override list<K extends Kind>(kind: K, where?: Where): Promise<ResourceOf<K>[]> {
+  override list<K extends StoreKind>(kind: K, where?: Where): Promise<StoredOf<K>[]> {
     return attempt(() => {
       this.check();
       return this.listSync(kind, where);
     });
   }
 
-  put<K extends Kind>(kind: K, value: ResourceOf<K>): Promise<void> {
+  put<K extends StoreKind>(kind: K, value: StoredOf<K>): Promise<void> {
     return attempt(() => this.putSync(kind, value));
   }
 
-  delete(kind: Kind, id: string): Promise<void> {
+  delete(kind: StoreKind, id: string): Promise<void> {
     return attempt(() => this.deleteSync(kind, id));
   }
 
-  private putSync<K extends Kind>(kind: K, value: ResourceOf<K>): void {
+  private putSync<K extends StoreKind>(kind: K, value: StoredOf<K>): void {
     this.check();
     const id = value.id;
     if (typeof id !== 'string' || id === '') throw new Error('store: a value needs a string id');
     const json = JSON.stringify(value);
+    // A setting is stamped with the revision it was written at; it does not make a new one.
+    const stamp = isKind(kind) ? this.revision : this.revision - 1;
     stmt(
       this.db,
       `INSERT INTO resources (kind, id, value, mod_revision) VALUES (?, ?, ?, ?)
          ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, mod_revision = excluded.mod_revision`,
-    ).run(kind, id, json, this.revision);
-    this.record(kind, id, 'put', json);
+    ).run(kind, id, json, stamp);
+    if (isKind(kind)) this.record(kind, id, 'put', json);
   }
 
-  private deleteSync(kind: Kind, id: string): void {
+  private deleteSync(kind: StoreKind, id: string): void {
     this.check();
     const row = stmt(
       this.db,
       'DELETE FROM resources WHERE kind = ? AND id = ? RETURNING value',
     ).get(kind, id) as { value: string } | undefined;
-    if (row) this.record(kind, id, 'delete', row.value);
+    if (row && isKind(kind)) this.record(kind, id, 'delete', row.value);
   }
 
   private record(kind: Kind, id: string, op: ChangeOp, json: string): void {
@@ -237,27 +250,39 @@ export class SqliteStore implements Store {
   private readonly writer: Db;
   private readonly reader: SqliteReader;
   private readonly readerDb: Db;
+  /** The connection `read(fn)` holds its read transaction on (the writer in memory). */
+  private readonly consistentDb: Db;
+  private readonly memory: boolean;
   private readonly watchers = new Set<WatchState>();
   private readonly pollIntervalMs: number;
   private poller: NodeJS.Timeout | undefined;
   private dataVersion = -1;
   private queue: Promise<void> = Promise.resolve();
+  private readQueue: Promise<void> = Promise.resolve();
   private closed = false;
 
   constructor(opts: SqliteStoreOptions) {
-    const memory = opts.path === ':memory:';
-    if (!memory) mkdirSync(dirname(opts.path), { recursive: true });
-    this.writer = new Database(opts.path);
-    this.writer.pragma('busy_timeout = 5000');
-    if (!memory) this.writer.pragma('journal_mode = WAL');
-    this.writer.pragma('synchronous = NORMAL');
-    this.writer.pragma('foreign_keys = ON');
-    applyMigrations(this.writer);
-    if (memory) {
-      this.readerDb = this.writer;
-    } else {
-      this.readerDb = new Database(opts.path, { readonly: true });
-      this.readerDb.pragma('busy_timeout = 5000');
+    this.memory = opts.path === ':memory:';
+    if (!this.memory) mkdirSync(dirname(opts.path), { recursive: true });
+    const opened: Db[] = [];
+    const open = (readonly: boolean): Db => {
+      const db = new Database(opts.path, { readonly });
+      opened.push(db);
+      db.pragma('busy_timeout = 5000');
+      return db;
+    };
+    try {
+      this.writer = open(false);
+      if (!this.memory) this.writer.pragma('journal_mode = WAL');
+      this.writer.pragma('synchronous = NORMAL');
+      this.writer.pragma('foreign_keys = ON');
+      applyMigrations(this.writer);
+      this.readerDb = this.memory ? this.writer : open(true);
+      this.consistentDb = this.memory ? this.writer : open(true);
+    } catch (err) {
+      // A file that cannot be opened or migrated leaves no connection behind.
+      for (const db of opened) db.close();
+      throw err;
     }
     this.reader = new SqliteReader(this.readerDb);
     this.pollIntervalMs = opts.pollIntervalMs ?? 100;
@@ -279,18 +304,52 @@ export class SqliteStore implements Store {
     });
   }
 
-  get<K extends Kind>(kind: K, id: string): Promise<ResourceOf<K> | undefined> {
+  get<K extends StoreKind>(kind: K, id: string): Promise<StoredOf<K> | undefined> {
     return attempt(() => {
       this.ensureOpen();
       return this.reader.getSync(kind, id);
     });
   }
 
-  list<K extends Kind>(kind: K, where?: Where): Promise<ResourceOf<K>[]> {
+  list<K extends StoreKind>(kind: K, where?: Where): Promise<StoredOf<K>[]> {
     return attempt(() => {
       this.ensureOpen();
       return this.reader.listSync(kind, where);
     });
+  }
+
+  read<T>(fn: (reader: StoreReader) => Promise<T>): Promise<T> {
+    this.ensureOpen();
+    // In memory there is one connection: running in the write queue keeps writes out.
+    if (this.memory) return this.enqueueWrite(() => fn(new SqliteReader(this.writer)));
+    const run = async (): Promise<T> => {
+      this.ensureOpen();
+      const db = this.consistentDb;
+      db.exec('BEGIN');
+      try {
+        // The first read fixes the snapshot every later read of `fn` sees.
+        this.meta(db, 'revision');
+        return await fn(new SqliteReader(db));
+      } finally {
+        db.exec('COMMIT');
+      }
+    };
+    const result = this.readQueue.then(run, run);
+    this.readQueue = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
+  /** Runs `run` after every transaction queued before it. */
+  private enqueueWrite<T>(run: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(run, run);
+    this.queue = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
   }
 
   transact<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
@@ -315,12 +374,7 @@ export class SqliteStore implements Store {
         throw err;
       }
     };
-    const result = this.queue.then(run, run);
-    this.queue = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    return result;
+    return this.enqueueWrite(run);
   }
 
   snapshot(): Promise<Snapshot> {
@@ -412,12 +466,14 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     await this.queue;
+    await this.readQueue;
     this.closed = true;
     const live = [...this.watchers];
     for (const w of live) w.closed = true;
     this.watchers.clear();
     this.stopPolling();
     if (this.readerDb !== this.writer) this.readerDb.close();
+    if (this.consistentDb !== this.writer) this.consistentDb.close();
     this.writer.close();
     for (const w of live) w.onClose?.();
   }

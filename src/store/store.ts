@@ -13,9 +13,16 @@
  *   later revision. Both survive restarts.
  * - Changes at or below the compaction point are gone: asking for them throws
  *   `StoreCompactedError` (take a new snapshot).
+ * - `read(fn)` runs every read of `fn` against one committed state: a transaction that
+ *   commits meanwhile is seen by none of them or, after `fn`, by all.
+ * - Settings (`SettingKind`: per-project quota overrides) are written in transactions and kept
+ *   like resources, but they are not policy: writing them moves neither the revision nor the
+ *   change feed, and snapshots leave them out, so an agent never meets a kind it does not
+ *   know. (An etcd backend keeps them outside the prefix agents watch, and counts its
+ *   revision over policy writes only.)
  */
 import type { Policy } from '../model/types.js';
-import type { AnyResource, Kind, ResourceOf } from './resources.js';
+import type { AnyResource, Kind, ResourceOf, StoreKind, StoredOf } from './resources.js';
 
 export type ChangeOp = 'put' | 'delete';
 
@@ -32,16 +39,16 @@ export interface Change<K extends Kind = Kind> {
 export type Where = Readonly<Record<string, string | number | boolean>>;
 
 export interface StoreReader {
-  get<K extends Kind>(kind: K, id: string): Promise<ResourceOf<K> | undefined>;
-  /** All resources of a kind (matching `where`), ordered by id. */
-  list<K extends Kind>(kind: K, where?: Where): Promise<ResourceOf<K>[]>;
+  get<K extends StoreKind>(kind: K, id: string): Promise<StoredOf<K> | undefined>;
+  /** All values of a kind (matching `where`), ordered by id. */
+  list<K extends StoreKind>(kind: K, where?: Where): Promise<StoredOf<K>[]>;
 }
 
 export interface StoreTx extends StoreReader {
   /** Creates or replaces `value` (keyed by its id). Reads in the same transaction see it. */
-  put<K extends Kind>(kind: K, value: ResourceOf<K>): Promise<void>;
-  /** Deletes a resource; deleting an absent one is a no-op (no change is recorded). */
-  delete(kind: Kind, id: string): Promise<void>;
+  put<K extends StoreKind>(kind: K, value: StoredOf<K>): Promise<void>;
+  /** Deletes a value; deleting an absent one is a no-op (no change is recorded). */
+  delete(kind: StoreKind, id: string): Promise<void>;
 }
 
 export interface Snapshot {
@@ -76,6 +83,12 @@ export interface Store extends StoreReader {
    * backend may hold a write lock for as long as `fn` runs.
    */
   transact<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` with a reader whose every read sees the same committed state (no write of
+   * this or another process lands between two of them). `fn` should await only the
+   * reader's own calls.
+   */
+  read<T>(fn: (reader: StoreReader) => Promise<T>): Promise<T>;
   snapshot(): Promise<Snapshot>;
   /** Every change with a revision greater than `revision`, in order. */
   changesSince(revision: number): Promise<Change[]>;
@@ -116,4 +129,4 @@ export function batchByRevision(changes: readonly Change[]): Change[][] {
   return batches;
 }
 
-export type { AnyResource, Kind, ResourceOf };
+export type { AnyResource, Kind, ResourceOf, StoreKind, StoredOf };

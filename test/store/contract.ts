@@ -156,6 +156,81 @@ export function storeContract(name: string, makeHarness: () => Promise<StoreHarn
       expect(await s.get('network', 'a')).toBeUndefined();
     });
 
+    it('keeps settings durably and transactionally, outside the revision, feed and snapshot', async () => {
+      const s1 = await open();
+      await s1.transact(async (tx) => tx.put('security_group', group('a')));
+      await s1.transact(async (tx) =>
+        tx.put('quota', { id: 'p1', project_id: 'p1', limits: { port: 5 } }),
+      );
+      expect(await s1.revision()).toBe(1);
+      expect((await s1.changesSince(0)).map((c) => c.kind)).toEqual(['security_group']);
+      await expect(
+        s1.transact(async (tx) => {
+          await tx.put('quota', { id: 'p2', project_id: 'p2', limits: { network: 1 } });
+          throw new Error('boom');
+        }),
+      ).rejects.toThrow('boom');
+      // A transaction writing a setting and a resource makes one revision of the resource only.
+      await s1.transact(async (tx) => {
+        await tx.delete('quota', 'p1');
+        await tx.put('quota', { id: 'p3', project_id: 'p3', limits: { port: -1 } });
+        await tx.put('security_group', group('b'));
+      });
+      expect((await s1.changesSince(1)).map((c) => [c.revision, c.kind, c.id])).toEqual([
+        [2, 'security_group', 'b'],
+      ]);
+      await s1.close();
+      const s2 = await open();
+      expect(await s2.list('quota')).toEqual([
+        { id: 'p3', project_id: 'p3', limits: { port: -1 } },
+      ]);
+      const snap = await s2.snapshot();
+      expect(snap.revision).toBe(2);
+      expect(Object.keys(snap.policy).sort()).toEqual([
+        'address_groups',
+        'networks',
+        'ports',
+        'security_group_rules',
+        'security_groups',
+      ]);
+    });
+
+    it('read() sees one committed state while another handle commits', async () => {
+      const s = await open();
+      const other = await open();
+      await s.transact(async (tx) => tx.put('security_group', group('a')));
+      let write: Promise<void> | undefined;
+      const seen = await s.read(async (r) => {
+        const first = (await r.list('security_group')).map((g) => g.id);
+        write = other.transact(async (tx) => {
+          await tx.put('security_group', group('b'));
+          await tx.delete('security_group', 'a');
+        });
+        // Give the write every chance to commit before the second read.
+        await Promise.race([write, new Promise((resolve) => setTimeout(resolve, 50))]);
+        const second = (await r.list('security_group')).map((g) => g.id);
+        return { first, second, b: await r.get('security_group', 'b') };
+      });
+      expect(seen).toEqual({ first: ['a'], second: ['a'], b: undefined });
+      await write;
+      expect((await s.list('security_group')).map((g) => g.id)).toEqual(['b']);
+    });
+
+    it('read() sees one committed state while the same handle commits', async () => {
+      const s = await open();
+      await s.transact(async (tx) => tx.put('security_group', group('a')));
+      let write: Promise<void> | undefined;
+      const seen = await s.read(async (r) => {
+        const first = (await r.list('security_group')).length;
+        write = s.transact(async (tx) => tx.put('security_group', group('b')));
+        await Promise.race([write, new Promise((resolve) => setTimeout(resolve, 50))]);
+        return [first, (await r.list('security_group')).length];
+      });
+      expect(seen).toEqual([1, 1]);
+      await write;
+      expect(await s.list('security_group')).toHaveLength(2);
+    });
+
     it('keeps state, revision and change feed across a restart', async () => {
       const s1 = await open();
       await s1.transact(async (tx) => tx.put('security_group', group('a')));

@@ -2,7 +2,7 @@
 // SQLite's own: schema migrations recorded in schema_migrations, WAL, and refusing a
 // database written by a newer schema.
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -67,6 +67,22 @@ describe('SqliteStore', () => {
       }),
     );
     expect((await s.snapshot()).policy.networks.map((n) => n.id)).toEqual(['n']);
+    // In memory, read() keeps writes out until it is done.
+    let write: Promise<void> | undefined;
+    const seen = await s.read(async (r) => {
+      write = s.transact(async (tx) => tx.delete('network', 'n'));
+      await Promise.race([write, new Promise((resolve) => setTimeout(resolve, 20))]);
+      return r.get('network', 'n');
+    });
+    expect(seen?.id).toBe('n');
+    await write;
+    expect(await s.get('network', 'n')).toBeUndefined();
     await s.close();
+  });
+
+  it('refuses a file that is not a database, with SQLite's reason', () => {
+    const file = join(dir, 'not-a-db');
+    writeFileSync(file, 'hello, this is text and not SQLite at all '.repeat(40));
+    expect(() => new SqliteStore({ path: file })).toThrow(/not a database/);
   });
 });
