@@ -80,7 +80,7 @@ describe('SqliteStore', () => {
     await s.close();
   });
 
-  it('refuses a file that is not a database, with SQLite's reason', () => {
+  it("refuses a file that is not a database, with SQLite's reason", () => {
     const file = join(dir, 'not-a-db');
     writeFileSync(file, 'hello, this is text and not SQLite at all '.repeat(40));
     expect(() => new SqliteStore({ path: file })).toThrow(/not a database/);
