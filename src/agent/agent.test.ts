@@ -5,7 +5,13 @@ import type { Policy, SecurityGroupRule } from '../model/types.js';
 import type { Flow, FlowTable } from '../openflow/ir.js';
 import { Agent, type CompileInput, type CompileResult, type ReconcileReport } from './agent.js';
 import { StaticPolicySource } from './policy-source.js';
-import { applyFlowMods, flowBody, flowIdentity, type FlowMod } from './reconcile.js';
+import {
+  applyFlowMods,
+  flowBody,
+  flowIdentity,
+  WholeTableCompiler,
+  type FlowMod,
+} from './reconcile.js';
 import {
   syncByDump,
   type ConnectionState,
@@ -169,7 +175,13 @@ async function setup(rules = [rule('r22', 22)]) {
     { name: 'unrelated', ofport: 3 },
   ]);
   const source = new StaticPolicySource(policy(rules));
-  const agent = new Agent({ compile: fakeCompile, source, switch: sw, ports, retryMs: 1 });
+  const agent = new Agent({
+    compiler: new WholeTableCompiler(fakeCompile),
+    source,
+    switch: sw,
+    ports,
+    retryMs: 1,
+  });
   const reports: ReconcileReport[] = [];
   agent.onReconcile((r) => reports.push(r));
   await agent.start();
@@ -288,7 +300,12 @@ describe('Agent (fake switch)', () => {
     sw.table = [stale];
     const ports = new FakePorts([{ name: 'vm-a', ofport: 1, ifaceId: 'a' }]);
     const source = new StaticPolicySource(policy([rule('r22', 22)]));
-    const agent = new Agent({ compile: fakeCompile, source, switch: sw, ports });
+    const agent = new Agent({
+      compiler: new WholeTableCompiler(fakeCompile),
+      source,
+      switch: sw,
+      ports,
+    });
     const reports: ReconcileReport[] = [];
     agent.onReconcile((r) => reports.push(r));
     await agent.start();

@@ -3,13 +3,16 @@
  * compiler → desired table → difference against what the switch holds → one atomic bundle.
  *
  * One reconcile runs at a time; changes that arrive meanwhile are coalesced into the next.
- * The agent keeps the table it believes the switch holds. It reads the switch's flows back
- * (a resync) on start, after every reconnect (that includes an ovs-vswitchd restart, which
- * loses all flows), after any failed bundle and periodically, and then sends only the
- * difference: flows that are already right are never touched, so their counters and
- * durations survive and no packet of an allowed connection is ever dropped by the agent's
- * own doing. Rule changes re-normalise only the touched groups (incremental.ts); the
- * compiler then runs whole and the reconciler sends only what differs.
+ * Each is incremental end to end: rule and port changes re-normalise only what they touch
+ * (incremental.ts), the compiler (src/compiler/incremental.ts) compiles again only the
+ * units whose inputs changed (one rule → its group's rules; one member → the groups that
+ * name it; one port → that port, its network and its groups) and returns the difference of
+ * the desired table, and that difference is the bundle. The agent's belief of what the switch
+ * holds is the compiler's table. It reads the switch's flows back (a resync) on start, after
+ * every reconnect (that includes an ovs-vswitchd restart, which loses all flows), after any
+ * failed bundle and periodically, and then sends only the difference: flows that are already
+ * right are never touched, so their counters and durations survive and no packet of an
+ * allowed connection is ever dropped by the agent's own doing.
  *
  * Invariants:
  * - Every difference goes out as one OpenFlow bundle (atomic); a failed bundle leaves the
@@ -18,13 +21,14 @@
  * - Only the agent's tables (base..base+9) are read or changed; flows of other tables are
  *   someone else's.
  * - `appliedRevision` only names a store revision whose flows the switch acknowledged.
+ * - Without a pending resync, the switch holds exactly the compiler's table.
  */
 import type { EnforcementMode, NormalizedPolicy } from '../model/types.js';
 import type { Flow, FlowTable } from '../openflow/ir.js';
 import { IncrementalNormalizer } from './incremental.js';
 import { AgentMetrics, type Health } from './metrics.js';
 import type { PolicySource } from './policy-source.js';
-import { diffIndexed, indexFlows, type FlowMod } from './reconcile.js';
+import type { FlowMod } from './reconcile.js';
 import type { FlowSwitch, LocalInterface, PortSource } from './switch.js';
 
 /** Number of tables the pipeline uses (docs/pipeline.md). */
@@ -45,17 +49,35 @@ export interface CompileInput {
   options: { mode: EnforcementMode; baseTable: number };
 }
 
-/** What the agent reads of the compiler's output. */
+/** What the agent reads of a whole-table compile (the stand-ins of tests produce it). */
 export interface CompileResult {
   flows: FlowTable;
   warnings: readonly string[];
 }
 
+/** What one compile changed in the desired table. */
+export interface CompilerUpdate {
+  /** Delete these (strict), then add these (new flows, or replacements of the same identity). */
+  change: { removed: readonly Flow[]; added: readonly Flow[] };
+  /** The compiler started from nothing: the switch must be read back and diffed. */
+  fresh: boolean;
+  warnings: readonly string[];
+  /** Units of the pipeline compiled again (when the compiler says). */
+  recompiled?: number;
+}
+
 /**
- * The compiler, injected (the commands pass src/compiler's `compile`), so the agent's loop
- * can be tested with a small stand-in.
+ * The compiler as the agent drives it: it keeps the desired table and says what each new
+ * input changes. The commands pass src/compiler's `IncrementalCompiler`; tests may wrap a
+ * whole-table stand-in in `WholeTableCompiler` (reconcile.ts). An `update` that throws must
+ * leave the table as it was.
  */
-export type CompileFn = (input: CompileInput) => CompileResult;
+export interface FlowCompiler {
+  update(input: CompileInput): CompilerUpdate;
+  /** The whole desired table. */
+  flows(): Flow[];
+  readonly size: number;
+}
 
 export interface AgentLogger {
   info(obj: object, msg?: string): void;
@@ -65,8 +87,8 @@ export interface AgentLogger {
 
 export const silentLogger: AgentLogger = { info() {}, warn() {}, error() {} };
 
-export interface AgentOptions<R extends CompileResult = CompileResult> {
-  compile: (input: CompileInput) => R;
+export interface AgentOptions {
+  compiler: FlowCompiler;
   source: PolicySource;
   switch: FlowSwitch;
   ports: PortSource;
@@ -96,11 +118,13 @@ export interface ReconcileReport {
   adds: number;
   deletes: number;
   flows: number;
+  /** Units of the pipeline the compiler compiled again (undefined: it does not say). */
+  recompiled: number | undefined;
   /** Policy normalisation (incremental for rule changes). */
   normalizeMs: number;
-  /** The compiler alone. */
+  /** The compiler (which also computes the difference of the desired table). */
   compileMs: number;
-  /** Desired vs installed. */
+  /** Turning the difference into flow mods. */
   diffMs: number;
   /** Bundle + barrier (or read-back + bundle on a resync). */
   switchMs: number;
@@ -121,7 +145,7 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-export class Agent<R extends CompileResult = CompileResult> {
+export class Agent {
   readonly metrics: AgentMetrics;
   private readonly log: AgentLogger;
   private readonly baseTable: number;
@@ -130,7 +154,7 @@ export class Agent<R extends CompileResult = CompileResult> {
 
   private ifaces: readonly LocalInterface[] = [];
   private portsGeneration = 0;
-  private installed = new Map<string, Flow>();
+  private readonly compiler: FlowCompiler;
   private needResync = true;
   private dirty = false;
   private running: Promise<void> | undefined;
@@ -148,10 +172,10 @@ export class Agent<R extends CompileResult = CompileResult> {
   private applied = { revision: -1, portsGeneration: -1 };
   private waiters: Waiter[] = [];
   private reportListeners: ((r: ReconcileReport) => void)[] = [];
-  private last: R | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly opts: AgentOptions<R>) {
+  constructor(private readonly opts: AgentOptions) {
+    this.compiler = opts.compiler;
     this.metrics = opts.metrics ?? new AgentMetrics();
     this.log = opts.log ?? silentLogger;
     this.baseTable = opts.baseTable ?? 0;
@@ -243,14 +267,9 @@ export class Agent<R extends CompileResult = CompileResult> {
     return this.applied.revision;
   }
 
-  /** The compiler output of the last successful reconcile (cookies → origins, warnings). */
-  get lastCompile(): R | undefined {
-    return this.last;
-  }
-
-  /** The table the agent believes the switch holds. */
+  /** The table the agent believes the switch holds (the compiler's desired table). */
   installedFlows(): Flow[] {
-    return [...this.installed.values()];
+    return this.compiler.flows();
   }
 
   /** Local ports joined with the store (what the compiler gets). */
@@ -308,7 +327,7 @@ export class Agent<R extends CompileResult = CompileResult> {
       policy: this.policyOk,
       ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
       appliedRevision: this.applied.revision,
-      flows: this.installed.size,
+      flows: this.compiler.size,
     };
   }
 
@@ -371,7 +390,7 @@ export class Agent<R extends CompileResult = CompileResult> {
     const portsGeneration = this.portsGeneration;
     const base = this.baseTable;
 
-    let result: R;
+    let update: CompilerUpdate;
     let normalizeMs: number;
     let compileMs: number;
     try {
@@ -383,7 +402,7 @@ export class Agent<R extends CompileResult = CompileResult> {
           ? undefined
           : this.ifaces.find((i) => i.name === this.opts.uplink && i.ofport > 0)?.ofport;
       const tc = now();
-      result = this.opts.compile({
+      update = this.compiler.update({
         policy,
         localPorts: this.localPorts(),
         ...(uplink !== undefined ? { uplinkOfport: uplink } : {}),
@@ -404,39 +423,37 @@ export class Agent<R extends CompileResult = CompileResult> {
       return;
     }
     this.metrics.compileSeconds.observe((normalizeMs + compileMs) / 1000);
-    for (const w of result.warnings) this.log.warn({ revision }, w);
+    for (const w of update.warnings) this.log.warn({ revision }, w);
 
     let mods: readonly FlowMod[];
-    let adds = 0;
-    let deletes = 0;
-    const resync = this.needResync;
+    let adds: number;
+    let deletes: number;
+    const resync = this.needResync || update.fresh;
     let diffMs = 0;
     const ts = now();
+    // From here until the switch has acknowledged, the switch may not hold the compiler's table.
+    this.needResync = true;
     try {
       if (resync) {
         // Read the switch's tables back and send only the difference (no flush).
-        const r = await sw.sync(result.flows, base, base + PIPELINE_TABLES - 1);
+        const r = await sw.sync(this.compiler.flows(), base, base + PIPELINE_TABLES - 1);
         mods = r.mods ?? [];
         adds = r.adds;
         deletes = r.deletes;
-        this.installed = indexFlows(result.flows);
-        this.needResync = false;
         this.metrics.resyncs.inc();
       } else {
         const td = now();
-        const want = indexFlows(result.flows);
-        mods = diffIndexed(this.installed, want);
+        const { removed, added } = update.change;
+        const list: FlowMod[] = [];
+        for (const flow of removed) list.push({ command: 'delete_strict', flow });
+        for (const flow of added) list.push({ command: 'add', flow });
+        mods = list;
+        adds = added.length;
+        deletes = removed.length;
         diffMs = now() - td;
-        for (const m of mods) {
-          if (m.command === 'add') adds++;
-          else deletes++;
-        }
-        if (mods.length > 0) {
-          await sw.applyBundle(mods);
-          // The switch now holds exactly the desired table (the diff's invariant).
-          this.installed = want;
-        }
+        if (mods.length > 0) await sw.applyBundle(mods);
       }
+      this.needResync = false;
     } catch (e) {
       this.log.error(
         { err: (e as Error).message, revision, resync },
@@ -448,10 +465,9 @@ export class Agent<R extends CompileResult = CompileResult> {
     if (adds + deletes > 0) this.metrics.changesApplied.inc();
     this.metrics.flowMods.inc({ command: 'add' }, adds);
     this.metrics.flowMods.inc({ command: 'delete_strict' }, deletes);
-    this.metrics.flowsInstalled.set(this.installed.size);
+    this.metrics.flowsInstalled.set(this.compiler.size);
     this.metrics.localPorts.set(this.localPorts().length);
     this.metrics.appliedRevision.set(revision);
-    this.last = result;
     this.failures = 0;
     this.lastError = undefined;
     this.applied = { revision, portsGeneration };
@@ -463,7 +479,8 @@ export class Agent<R extends CompileResult = CompileResult> {
       mods,
       adds,
       deletes,
-      flows: this.installed.size,
+      flows: this.compiler.size,
+      recompiled: update.recompiled,
       normalizeMs,
       compileMs,
       diffMs,

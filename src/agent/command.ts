@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 
 import { pino } from 'pino';
 
-import { compile } from '../compiler/index.js';
+import { IncrementalCompiler } from '../compiler/index.js';
 import { SgflowError } from '../model/errors.js';
 import { ENFORCEMENT_MODES, type EnforcementMode } from '../model/types.js';
 import { formatFlow } from '../openflow/text.js';
@@ -123,7 +123,7 @@ export async function startAgentService(opts: AgentServiceOptions): Promise<Agen
         : new OfctlSwitch({ target, format: formatFlow, env: opts.env ?? process.env });
     const metrics = new AgentMetrics();
     const agent = new Agent({
-      compile,
+      compiler: new IncrementalCompiler(),
       source: new StorePolicySource(store),
       switch: sw,
       ports,

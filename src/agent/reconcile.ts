@@ -123,3 +123,44 @@ export function applyFlowMods(installed: FlowTable, mods: readonly FlowMod[]): F
   }
   return [...table.values()];
 }
+
+/**
+ * A `FlowCompiler` (agent.ts) made of a function that compiles the whole table each time:
+ * the difference is the reconciler's diff of the previous table and the new one. For stand-in
+ * compilers in tests, and any compiler that is not incremental.
+ */
+export class WholeTableCompiler<I> {
+  private table = new Map<string, Flow>();
+  private started = false;
+
+  constructor(
+    private readonly compile: (input: I) => { flows: FlowTable; warnings: readonly string[] },
+  ) {}
+
+  update(input: I): {
+    change: { removed: Flow[]; added: Flow[] };
+    fresh: boolean;
+    warnings: readonly string[];
+  } {
+    const r = this.compile(input);
+    const want = indexFlows(r.flows);
+    const removed: Flow[] = [];
+    const added: Flow[] = [];
+    for (const m of diffIndexed(this.table, want)) {
+      if (m.command === 'delete_strict') removed.push(m.flow);
+      else added.push(m.flow);
+    }
+    const fresh = !this.started;
+    this.table = want;
+    this.started = true;
+    return { change: { removed, added }, fresh, warnings: r.warnings };
+  }
+
+  flows(): Flow[] {
+    return [...this.table.values()];
+  }
+
+  get size(): number {
+    return this.table.size;
+  }
+}

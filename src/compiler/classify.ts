@@ -16,53 +16,61 @@ import {
   portOrigin,
   setReg,
   type CompileContext,
+  type LocalPortInfo,
 } from './context.js';
-import { exact, masked } from './emit.js';
-import { Flag, Priority, Reg } from './tables.js';
+import { exact, masked, type FlowSink } from './emit.js';
+import { Flag, Priority, Reg, type Tables } from './tables.js';
 
 /** vlan_tci's CFI bit: OVS sets it when the frame carries an 802.1Q tag. */
 export const VLAN_PRESENT = 0x1000;
 const VLAN_VID_MASK = 0x0fff;
 
-export function compileClassify(ctx: CompileContext): void {
-  const { t, sink } = ctx;
-  for (const l of ctx.locals) {
-    const next = l.port.portSecurity ? t.EgressPortSecurity : t.Forward;
-    sink.add(
-      t.Classify,
-      Priority.Specific,
-      { in_port: exact(l.ofport) },
-      [
-        setReg(Reg.PortKey, l.ofport),
-        setReg(Reg.Network, l.networkKey),
-        setReg(Reg.Flags, egressFlags(l)),
-        gotoTable(next),
-      ],
-      portOrigin(l),
-    );
-  }
-  if (ctx.uplink !== null) {
-    for (const [networkId, vlan] of ctx.uplinkVlan) {
-      if (ctx.uplinkOwner.get(vlan) !== networkId) continue;
-      const key = ctx.networkKeys.get(networkId)!;
-      const actions: Action[] = [];
-      const match =
-        vlan === null
-          ? { in_port: exact(ctx.uplink), vlan_tci: masked(0, VLAN_PRESENT) }
-          : {
-              in_port: exact(ctx.uplink),
-              vlan_tci: masked(VLAN_PRESENT | vlan, VLAN_PRESENT | VLAN_VID_MASK),
-            };
-      if (vlan !== null) actions.push({ type: 'pop_vlan' });
-      actions.push(
-        setReg(Reg.Network, key),
-        setReg(Reg.Flags, Flag.FromUplink),
-        gotoTable(ctx.t.Forward),
-      );
-      sink.add(t.Classify, Priority.Specific, match, actions, { kind: 'network', networkId });
-    }
-  }
+/** What the table does for anything it does not know: drop. */
+export function compileClassifySkeleton(t: Tables, sink: FlowSink): void {
   sink.add(t.Classify, Priority.Drop, {}, [], PIPELINE);
+}
+
+/** A local port: its registers, then egress port security (or Forward when it has none). */
+export function compileClassifyPort(ctx: CompileContext, sink: FlowSink, l: LocalPortInfo): void {
+  const { t } = ctx;
+  const next = l.port.portSecurity ? t.EgressPortSecurity : t.Forward;
+  sink.add(
+    t.Classify,
+    Priority.Specific,
+    { in_port: exact(l.ofport) },
+    [
+      setReg(Reg.PortKey, l.ofport),
+      setReg(Reg.Network, l.networkKey),
+      setReg(Reg.Flags, egressFlags(l)),
+      gotoTable(next),
+    ],
+    portOrigin(l),
+  );
+}
+
+/** The uplink: by VLAN tag (or none) to the network that owns it, tag popped, to Forward. */
+export function compileClassifyUplink(ctx: CompileContext, sink: FlowSink): void {
+  const { t } = ctx;
+  if (ctx.uplink === null) return;
+  for (const [networkId, vlan] of ctx.uplinkVlan) {
+    if (ctx.uplinkOwner.get(vlan) !== networkId) continue;
+    const key = ctx.networkKeys.get(networkId)!;
+    const actions: Action[] = [];
+    const match =
+      vlan === null
+        ? { in_port: exact(ctx.uplink), vlan_tci: masked(0, VLAN_PRESENT) }
+        : {
+            in_port: exact(ctx.uplink),
+            vlan_tci: masked(VLAN_PRESENT | vlan, VLAN_PRESENT | VLAN_VID_MASK),
+          };
+    if (vlan !== null) actions.push({ type: 'pop_vlan' });
+    actions.push(
+      setReg(Reg.Network, key),
+      setReg(Reg.Flags, Flag.FromUplink),
+      gotoTable(ctx.t.Forward),
+    );
+    sink.add(t.Classify, Priority.Specific, match, actions, { kind: 'network', networkId });
+  }
 }
 
 /** The actions that send a packet out of the uplink on a network (tag pushed if it has one). */

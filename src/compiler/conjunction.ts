@@ -16,13 +16,11 @@
  * key's id and priority unchanged (unless it collided with that key's slot).
  */
 import type { Match } from '../openflow/ir.js';
-import type { CompileContext } from './context.js';
 import { gotoTable } from './context.js';
-import { ruleCookie } from './cookie.js';
-import { exact } from './emit.js';
+import { fnv1a32, ruleCookie } from './cookie.js';
+import { exact, type FlowSink } from './emit.js';
 import type { ConjunctiveKey, DimValue } from './rules.js';
-import { Priority } from './tables.js';
-import { fnv1a32 } from './cookie.js';
+import { Priority, type Tables } from './tables.js';
 
 const PRIORITY_SLOTS = Priority.ConjunctionMax - Priority.ConjunctionMin + 1;
 
@@ -31,8 +29,22 @@ export interface ConjunctionSlots {
   readonly conjId: ReadonlyMap<string, number>;
 }
 
+const hashes = new Map<string, number>();
+
+function hashOf(text: string): number {
+  let h = hashes.get(text);
+  if (h === undefined) {
+    h = fnv1a32(text);
+    if (hashes.size > 200_000) hashes.clear();
+    hashes.set(text, h);
+  }
+  return h;
+}
+
 /** Priorities per table and ids (unique across the bridge), for the keys that need them. */
-export function assignSlots(keys: readonly ConjunctiveKey[]): ConjunctionSlots {
+export function assignSlots(
+  keys: readonly Pick<ConjunctiveKey, 'id' | 'table'>[],
+): ConjunctionSlots {
   const priority = new Map<string, number>();
   const conjId = new Map<string, number>();
   const usedPriorities = new Map<number, Set<number>>();
@@ -46,11 +58,11 @@ export function assignSlots(keys: readonly ConjunctiveKey[]): ConjunctionSlots {
   for (const k of sorted) {
     let used = usedPriorities.get(k.table);
     if (!used) usedPriorities.set(k.table, (used = new Set()));
-    let slot = fnv1a32(`priority|${k.id}`) % PRIORITY_SLOTS;
+    let slot = hashOf(`priority|${k.id}`) % PRIORITY_SLOTS;
     while (used.has(slot)) slot = (slot + 1) % PRIORITY_SLOTS;
     used.add(slot);
     priority.set(k.id, Priority.ConjunctionMin + slot);
-    let id = fnv1a32(`conj|${k.id}`);
+    let id = hashOf(`conj|${k.id}`);
     while (id === 0 || usedIds.has(id)) id = (id + 1) >>> 0;
     usedIds.add(id);
     conjId.set(k.id, id);
@@ -72,42 +84,50 @@ export function foldKey(
   return { constant, dims };
 }
 
-export function compileConjunctions(ctx: CompileContext, keys: readonly ConjunctiveKey[]): void {
-  const folded = keys.map((k) => ({ k, f: foldKey(k) }));
-  const conjunctive = folded.filter((x) => x.f !== null && x.f.dims.length >= 2).map((x) => x.k);
-  const slots = assignSlots(conjunctive);
-  const allow = [gotoTable(ctx.t.Allow)];
-  for (const { k, f } of folded) {
-    if (f === null) continue;
-    const keyOrigin = ruleCookie(k.ruleIds).origin;
-    if (f.dims.length === 0) {
-      ctx.sink.add(k.table, Priority.PlainRule, f.constant, allow, keyOrigin);
-    } else if (f.dims.length === 1) {
-      for (const v of f.dims[0]!) {
-        ctx.sink.add(
+/** Whether a key becomes conjunction flows (and so needs a priority and an id). */
+export function isConjunctive(k: ConjunctiveKey): boolean {
+  const f = foldKey(k);
+  return f !== null && f.dims.length >= 2;
+}
+
+/** One key's flows, given the slots of the conjunctive keys. */
+export function compileKeyFlows(
+  t: Tables,
+  sink: FlowSink,
+  k: ConjunctiveKey,
+  slots: ConjunctionSlots,
+): void {
+  const f = foldKey(k);
+  if (f === null) return;
+  const allow = [gotoTable(t.Allow)];
+  const keyOrigin = ruleCookie(k.ruleIds).origin;
+  if (f.dims.length === 0) {
+    sink.add(k.table, Priority.PlainRule, f.constant, allow, keyOrigin);
+  } else if (f.dims.length === 1) {
+    for (const v of f.dims[0]!) {
+      sink.add(
+        k.table,
+        Priority.PlainRule,
+        { ...f.constant, ...v.match },
+        allow,
+        ruleCookie(v.ruleIds).origin,
+      );
+    }
+  } else {
+    const priority = slots.priority.get(k.id)!;
+    const id = slots.conjId.get(k.id)!;
+    const n = f.dims.length;
+    f.dims.forEach((d, i) => {
+      for (const v of d) {
+        sink.add(
           k.table,
-          Priority.PlainRule,
+          priority,
           { ...f.constant, ...v.match },
-          allow,
-          ruleCookie(v.ruleIds).origin,
+          [{ type: 'conjunction', id, clause: i + 1, nClauses: n }],
+          v.shared ? { kind: 'group', groupId: k.groupId } : ruleCookie(v.ruleIds).origin,
         );
       }
-    } else {
-      const priority = slots.priority.get(k.id)!;
-      const id = slots.conjId.get(k.id)!;
-      const n = f.dims.length;
-      f.dims.forEach((d, i) => {
-        for (const v of d) {
-          ctx.sink.add(
-            k.table,
-            priority,
-            { ...f.constant, ...v.match },
-            [{ type: 'conjunction', id, clause: i + 1, nClauses: n }],
-            v.shared ? { kind: 'group', groupId: k.groupId } : ruleCookie(v.ruleIds).origin,
-          );
-        }
-      });
-      ctx.sink.add(k.table, priority, { conj_id: exact(id) }, allow, keyOrigin);
-    }
+    });
+    sink.add(k.table, priority, { conj_id: exact(id) }, allow, keyOrigin);
   }
 }

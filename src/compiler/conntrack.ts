@@ -13,14 +13,13 @@
  */
 import { EtherType } from '../model/port-security.js';
 import { CtState, type Action } from '../openflow/ir.js';
-import { gotoTable, PIPELINE, resubmit, type CompileContext } from './context.js';
-import { exact, masked } from './emit.js';
-import { Flag, Priority, Reg, ZoneSlice } from './tables.js';
+import { gotoTable, PIPELINE, resubmit } from './context.js';
+import { exact, masked, type FlowSink } from './emit.js';
+import { Flag, Priority, Reg, ZoneSlice, type Tables } from './tables.js';
 
 const ct = (flags: number, mask: number) => masked(flags, mask);
 
-export function compileState(ctx: CompileContext): void {
-  const { t, sink } = ctx;
+export function compileState(t: Tables, sink: FlowSink): void {
   const halves = [
     { table: t.EgressState, own: t.EgressRules, other: t.IngressRules },
     { table: t.IngressState, own: t.IngressRules, other: t.EgressRules },
@@ -80,8 +79,7 @@ function judge(from: number, to: number): Action {
   return to > from ? gotoTable(to) : resubmit(to);
 }
 
-export function compileAllow(ctx: CompileContext): void {
-  const { t, sink } = ctx;
+export function compileAllow(t: Tables, sink: FlowSink): void {
   const commit: Action = { type: 'ct', commit: true, zone: ZoneSlice };
   const halves = [
     { ingress: 0, next: t.Forward },

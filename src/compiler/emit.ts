@@ -1,12 +1,13 @@
 /**
  * How stages hand flows to the assembler: each stage adds `Emitted` flows (content plus the
- * policy object behind it) to a `FlowSink`; `finishTable` merges flows with equal (table,
- * priority, match), sorts them canonically and assigns cookies.
+ * policy object behind it) to the `FlowSink` of the unit it compiles; `mergeFlows` turns the
+ * emitted flows that share one (table, priority, match) into the one flow the switch holds.
+ * table.ts keeps the merged table and its changes.
  *
- * Invariants: the output is a function of the set of emitted flows, not of the order stages
- * emitted them in; two flows with equal (table, priority, match) always become one — with the
- * union of their conjunction actions, or their shared action and a cookie naming all their
- * rules. Anything else (same match, different real actions) is a compiler bug and throws.
+ * Invariants: a merged flow is a function of the set of flows emitted for its identity, not of
+ * their order; flows with equal (table, priority, match) always become one — with the union of
+ * their conjunction actions, or their shared action and a cookie naming all their rules.
+ * Anything else (same match, different real actions) is a compiler bug and throws.
  */
 import {
   FIELD_NAMES,
@@ -27,6 +28,11 @@ export interface Emitted {
 
 export class FlowSink {
   readonly items: Emitted[] = [];
+  readonly warnings: string[] = [];
+
+  warn(message: string): void {
+    this.warnings.push(message);
+  }
 
   add(
     table: number,
@@ -121,77 +127,48 @@ function mergeOrigins(origins: readonly CookieOrigin[], where: string): CookieOr
 const isConjunctionOnly = (a: readonly Action[]): boolean =>
   a.length > 0 && a.every((x) => x.type === 'conjunction');
 
-/** Merge equal flows, sort canonically (table, priority desc, match), assign cookies. */
-export function finishTable(items: readonly Emitted[]): {
-  flows: Flow[];
-  cookies: Map<bigint, CookieOrigin>;
-} {
-  const groups = new Map<
-    string,
-    { table: number; priority: number; match: Match; key: string; items: Emitted[] }
-  >();
-  for (const it of items) {
-    const mk = matchKey(it.match);
-    const k = `${it.table}|${it.priority}|${mk}`;
-    let g = groups.get(k);
-    if (!g) {
-      g = { table: it.table, priority: it.priority, match: it.match, key: mk, items: [] };
-      groups.set(k, g);
-    }
-    g.items.push(it);
+/** The one flow the switch holds for flows emitted with one identity (all share it). */
+export function mergeFlows(items: readonly Emitted[]): { flow: Flow; origin: CookieOrigin } {
+  const first = items[0]!;
+  if (items.length === 1) {
+    return {
+      flow: {
+        table: first.table,
+        priority: first.priority,
+        cookie: cookieOf(first.origin),
+        match: first.match,
+        actions: first.actions,
+      },
+      origin: first.origin,
+    };
   }
-  const out: { flow: Flow; key: string }[] = [];
-  const cookies = new Map<bigint, CookieOrigin>();
-  for (const g of groups.values()) {
-    const where = `table ${g.table} priority ${g.priority} match ${g.key}`;
-    if (g.items.length === 1) {
-      const only = g.items[0]!;
-      const cookie = cookieOf(only.origin);
-      cookies.set(cookie, only.origin);
-      out.push({
-        flow: {
-          table: g.table,
-          priority: g.priority,
-          cookie,
-          match: g.match,
-          actions: only.actions,
-        },
-        key: g.key,
-      });
-      continue;
-    }
-    let actions: readonly Action[];
-    if (g.items.every((i) => isConjunctionOnly(i.actions))) {
-      const byKey = new Map<string, Action>();
-      for (const i of g.items) for (const a of i.actions) byKey.set(actionsKey([a]), a);
-      actions = [...byKey.values()].sort((a, b) =>
-        a.type === 'conjunction' && b.type === 'conjunction'
-          ? a.id - b.id || a.clause - b.clause
-          : 0,
-      );
-    } else {
-      const ak = actionsKey(g.items[0]!.actions);
-      if (!g.items.every((i) => actionsKey(i.actions) === ak)) {
-        throw new Error(`sgflow compiler bug: different actions for ${where}`);
-      }
-      actions = g.items[0]!.actions;
-    }
-    const origin = mergeOrigins(
-      g.items.map((i) => i.origin),
-      where,
+  const where = `table ${first.table} priority ${first.priority} match ${matchKey(first.match)}`;
+  let actions: readonly Action[];
+  if (items.every((i) => isConjunctionOnly(i.actions))) {
+    const byKey = new Map<string, Action>();
+    for (const i of items) for (const a of i.actions) byKey.set(actionsKey([a]), a);
+    actions = [...byKey.values()].sort((a, b) =>
+      a.type === 'conjunction' && b.type === 'conjunction' ? a.id - b.id || a.clause - b.clause : 0,
     );
-    const cookie = cookieOf(origin);
-    cookies.set(cookie, origin);
-    out.push({
-      flow: { table: g.table, priority: g.priority, cookie, match: g.match, actions },
-      key: g.key,
-    });
+  } else {
+    const ak = actionsKey(first.actions);
+    if (!items.every((i) => actionsKey(i.actions) === ak)) {
+      throw new Error(`sgflow compiler bug: different actions for ${where}`);
+    }
+    actions = first.actions;
   }
-  out.sort(
-    (a, b) =>
-      a.flow.table - b.flow.table ||
-      b.flow.priority - a.flow.priority ||
-      (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+  const origin = mergeOrigins(
+    items.map((i) => i.origin),
+    where,
   );
-  return { flows: out.map((o) => o.flow), cookies };
+  return {
+    flow: {
+      table: first.table,
+      priority: first.priority,
+      cookie: cookieOf(origin),
+      match: first.match,
+      actions,
+    },
+    origin,
+  };
 }

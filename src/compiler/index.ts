@@ -6,6 +6,8 @@ export {
   type CompileResult,
   type LocalPort,
 } from './compile.js';
+export { IncrementalCompiler, type CompileUpdate } from './incremental.js';
+export { type TableChange } from './table.js';
 export { Cookie, CookieKind, fnv1a64, type CookieOrigin } from './cookie.js';
 export { portRangeToMasks, prefixSplit, type ValueMask } from './port-ranges.js';
 export {

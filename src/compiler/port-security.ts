@@ -32,9 +32,9 @@ import {
   type CompileContext,
   type LocalPortInfo,
 } from './context.js';
-import { exact, masked } from './emit.js';
+import { exact, masked, type FlowSink } from './emit.js';
 import { VLAN_PRESENT } from './classify.js';
-import { Flag, Priority, Reg } from './tables.js';
+import { Flag, Priority, Reg, type Tables } from './tables.js';
 
 const IPV4 = exact(EtherType.IPV4);
 const IPV6 = exact(EtherType.IPV6);
@@ -90,8 +90,8 @@ export function portMacs(l: LocalPortInfo): bigint[] {
   );
 }
 
-export function compileEgressPortSecurity(ctx: CompileContext): void {
-  const { t, sink } = ctx;
+/** The flows of EgressPortSecurity that are the same for every port. */
+export function compileEgressPortSecuritySkeleton(t: Tables, sink: FlowSink): void {
   const T = t.EgressPortSecurity;
   const toForward: Action[] = [gotoTable(t.Forward)];
 
@@ -189,12 +189,16 @@ export function compileEgressPortSecurity(ctx: CompileContext): void {
     PIPELINE,
   );
   sink.add(T, Priority.Drop, {}, [], PIPELINE);
-
-  for (const l of ctx.locals) if (l.port.portSecurity) egressPortFlows(ctx, l);
 }
 
-function egressPortFlows(ctx: CompileContext, l: LocalPortInfo): void {
-  const { t, sink } = ctx;
+/** One port's EgressPortSecurity flows: its bound sources, ARP, DHCP discover, ND. */
+export function compileEgressPortSecurityPort(
+  ctx: CompileContext,
+  sink: FlowSink,
+  l: LocalPortInfo,
+): void {
+  if (!l.port.portSecurity) return;
+  const { t } = ctx;
   const T = t.EgressPortSecurity;
   const origin = portOrigin(l);
   const port = { [Reg.PortKey]: exact(l.ofport) };
@@ -307,8 +311,8 @@ function egressPortFlows(ctx: CompileContext, l: LocalPortInfo): void {
   }
 }
 
-export function compileIngressPortSecurity(ctx: CompileContext): void {
-  const { t, sink } = ctx;
+/** The flows of IngressPortSecurity that are the same for every port. */
+export function compileIngressPortSecuritySkeleton(t: Tables, sink: FlowSink): void {
   const T = t.IngressPortSecurity;
   const toOutput: Action[] = [gotoTable(t.Output)];
   sink.add(T, Priority.AlwaysAllowedIngress, { eth_type: ARP }, toOutput, PIPELINE);
@@ -348,15 +352,20 @@ export function compileIngressPortSecurity(ctx: CompileContext): void {
   sink.add(T, Priority.ToState, { eth_type: IPV4 }, [gotoTable(t.IngressState)], PIPELINE);
   sink.add(T, Priority.ToState, { eth_type: IPV6 }, [gotoTable(t.IngressState)], PIPELINE);
   sink.add(T, Priority.Drop, {}, [], PIPELINE);
-  for (const l of ctx.locals) {
-    if (!l.port.portSecurity) continue;
-    // Never back out of the port it came in on (broadcast clones reach the sender too).
-    sink.add(
-      T,
-      Priority.Hairpin,
-      { [Reg.PortKey]: exact(l.ofport), in_port: exact(l.ofport) },
-      [],
-      portOrigin(l),
-    );
-  }
+}
+
+/** Never back out of the port it came in on (broadcast clones reach the sender too). */
+export function compileIngressPortSecurityPort(
+  ctx: CompileContext,
+  sink: FlowSink,
+  l: LocalPortInfo,
+): void {
+  if (!l.port.portSecurity) return;
+  sink.add(
+    ctx.t.IngressPortSecurity,
+    Priority.Hairpin,
+    { [Reg.PortKey]: exact(l.ofport), in_port: exact(l.ofport) },
+    [],
+    portOrigin(l),
+  );
 }

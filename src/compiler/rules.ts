@@ -18,6 +18,8 @@ import type {
   Cidr,
   IpFamily,
   NormalizedGroup,
+  NormalizedPolicy,
+  NormalizedPort,
   NormalizedRule,
   RemoteSpec,
 } from '../model/types.js';
@@ -31,7 +33,7 @@ import {
 } from '../openflow/ir.js';
 import type { CompileContext, LocalPortInfo } from './context.js';
 import { ruleCookie } from './cookie.js';
-import { exact, masked } from './emit.js';
+import { exact, masked, type FlowSink } from './emit.js';
 import { portRangeToMasks } from './port-ranges.js';
 import { cidrMatch } from './port-security.js';
 import { Flag, Priority, Reg } from './tables.js';
@@ -118,11 +120,28 @@ export function pruneCidrs(cidrs: readonly Cidr[]): Cidr[] {
   return out;
 }
 
+/** Group id → the ports (any host) that have the group, in the policy's port order. */
+export type GroupMembers = ReadonlyMap<string, readonly NormalizedPort[]>;
+
+export function groupMembers(policy: NormalizedPolicy): Map<string, NormalizedPort[]> {
+  const m = new Map<string, NormalizedPort[]>();
+  for (const p of policy.ports.values()) {
+    for (const g of p.groupIds) {
+      let list = m.get(g);
+      if (!list) m.set(g, (list = []));
+      list.push(p);
+    }
+  }
+  return m;
+}
+
 /** Memoised remote CIDRs per (spec, family): remote groups expand to members' addresses. */
-class RemoteResolver {
+export class RemoteResolver {
   private readonly memo = new Map<string, Cidr[]>();
-  private membersByGroup: Map<string, Cidr[]> | null = null;
-  constructor(private readonly ctx: CompileContext) {}
+  constructor(
+    private readonly policy: NormalizedPolicy,
+    private readonly members: GroupMembers,
+  ) {}
 
   cidrs(r: RemoteSpec, family: IpFamily): Cidr[] {
     const k = `${remoteKey(r)}|${family}`;
@@ -144,21 +163,9 @@ class RemoteResolver {
       case 'prefix':
         return [r.cidr];
       case 'addressGroup':
-        return [...(this.ctx.policy.addressGroups.get(r.addressGroupId) ?? [])];
-      case 'group': {
-        if (!this.membersByGroup) {
-          const m = new Map<string, Cidr[]>();
-          for (const p of this.ctx.policy.ports.values()) {
-            for (const g of p.groupIds) {
-              let list = m.get(g);
-              if (!list) m.set(g, (list = []));
-              for (const b of p.addresses) list.push(b.cidr);
-            }
-          }
-          this.membersByGroup = m;
-        }
-        return this.membersByGroup.get(r.groupId) ?? [];
-      }
+        return [...(this.policy.addressGroups.get(r.addressGroupId) ?? [])];
+      case 'group':
+        return (this.members.get(r.groupId) ?? []).flatMap((p) => p.addresses.map((b) => b.cidr));
     }
   }
 }
@@ -252,29 +259,22 @@ function svcKey(m: Match): string {
     .join(',');
 }
 
-/** Rules of every group with local ports → keys; punt flows go straight to the sink. */
-export function compileRuleKeys(ctx: CompileContext): ConjunctiveKey[] {
-  const resolver = new RemoteResolver(ctx);
-  const portsByGroup = new Map<string, LocalPortInfo[]>();
-  for (const l of ctx.locals) {
-    if (!l.port.portSecurity) continue;
-    for (const g of l.port.groupIds) {
-      let list = portsByGroup.get(g);
-      if (!list) portsByGroup.set(g, (list = []));
-      list.push(l);
-    }
-  }
+/**
+ * One group's rules, for the local ports (with port security) that have it → its keys; punt
+ * flows go straight to the sink.
+ */
+export function compileGroupKeys(
+  ctx: CompileContext,
+  sink: FlowSink,
+  resolver: RemoteResolver,
+  group: NormalizedGroup,
+  ports: readonly LocalPortInfo[],
+): ConjunctiveKey[] {
   const keys = new Map<string, KeyBuilder>();
   const punts: Punts = new Map();
-  const groupIds = [...portsByGroup.keys()].sort();
-  for (const gid of groupIds) {
-    const group = ctx.policy.groups.get(gid);
-    if (!group) continue;
-    const ports = portsByGroup.get(gid)!;
-    const rules = [...group.rules].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    for (const rule of rules) addRule(ctx, resolver, keys, punts, group, ports, rule);
-  }
-  emitAllPunts(ctx, punts);
+  const rules = [...group.rules].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  for (const rule of rules) addRule(ctx, resolver, keys, punts, group, ports, rule);
+  emitAllPunts(sink, punts);
   return [...keys.values()].map(finishKey);
 }
 
@@ -380,13 +380,14 @@ function finishKey(k: KeyBuilder): ConjunctiveKey {
 /** Punt flows by (table, match): rules with equal punt matches share one flow. */
 type Punts = Map<string, { table: number; match: Match; ruleIds: Set<string> }>;
 
-function emitAllPunts(ctx: CompileContext, punts: Punts): void {
+/**
+ * The agent reads which rules a punted packet concerns from the packet-in's cookie (the flow's);
+ * equal punt matches of several groups merge into one flow whose cookie names all their rules.
+ */
+function emitAllPunts(sink: FlowSink, punts: Punts): void {
+  const actions: Action[] = [{ type: 'controller', maxLen: 65535 }];
   for (const p of punts.values()) {
-    const { cookie, origin } = ruleCookie([...p.ruleIds]);
-    const userdata = new Uint8Array(8);
-    for (let i = 0; i < 8; i++) userdata[i] = Number((cookie >> BigInt(8 * (7 - i))) & 0xffn);
-    const actions: Action[] = [{ type: 'controller', maxLen: 65535, userdata }];
-    ctx.sink.add(p.table, Priority.Punt, p.match, actions, origin);
+    sink.add(p.table, Priority.Punt, p.match, actions, ruleCookie([...p.ruleIds]).origin);
   }
 }
 

@@ -10,6 +10,7 @@ import { Agent, type CompileInput } from '../../src/agent/agent.js';
 import { OfctlSwitch } from '../../src/agent/ofctl-switch.js';
 import { OpenFlowSwitch } from '../../src/agent/openflow-switch.js';
 import { OvsdbPortSource } from '../../src/agent/ovsdb-ports.js';
+import { WholeTableCompiler } from '../../src/agent/reconcile.js';
 import { StaticPolicySource } from '../../src/agent/policy-source.js';
 import type { FlowSwitch } from '../../src/agent/switch.js';
 import { compile } from '../../src/compiler/index.js';
@@ -110,7 +111,7 @@ describe.each(DRIVERS)('a change the switch refuses (%s driver)', (name, makeSwi
     );
     source = new StaticPolicySource(policy(false));
     agent = new Agent({
-      compile: compileMaybeBad,
+      compiler: new WholeTableCompiler(compileMaybeBad),
       source,
       switch: makeSwitch(ovs),
       ports: await OvsdbPortSource.connect(ovs.dbRemote, ovs.bridge),
