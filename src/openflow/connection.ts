@@ -12,7 +12,9 @@
  * - large batches are written with backpressure (waits for the socket to drain);
  * - reconnect with exponential backoff; pending requests fail with OF_CONNECTION on a drop;
  * - typed events: `state` (connected/disconnected), `packet_in`, `flow_removed`,
- *   `switch_error` (errors that answer no pending request).
+ *   `switch_error` (errors that answer no pending request);
+ * - `resume(packetIn)` continues a packet paused by `controller(pause)` (NXT_RESUME): a packet-in
+ *   with `continuation` set is waiting for it.
  *
  * Controller rate limiting (reactive mode): punts should go through a per-port meter —
  * `meterMod({ command: 'add', meterId, pktps: true, bands: [{ type: 'drop', rate, burst }] })`
@@ -24,7 +26,7 @@
 import { EventEmitter } from 'node:events';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { Action, Flow, PortNumber } from './ir.js';
-import { FlowError } from './errors.js';
+import { FlowError, invalidFlow } from './errors.js';
 import { formatFlow } from './text.js';
 import {
   decodeMessage,
@@ -642,30 +644,59 @@ export class OpenFlowConnection extends EventEmitter<ConnectionEvents> {
   }
 
   /** Adds, modifies or deletes a meter (e.g. per-port punt rate limits); resolves after a barrier. */
-  async meterMod(m: {
+  meterMod(m: {
     command: 'add' | 'modify' | 'delete';
     meterId: number;
     pktps?: boolean;
     burst?: boolean;
     bands: readonly MeterBand[];
   }): Promise<void> {
+    return this.sendChecked({ type: 'meter_mod', ...m }, `meter ${m.meterId}`);
+  }
+
+  /**
+   * Continues the pipeline of a packet paused by `controller(pause)`: sends NXT_RESUME with the
+   * packet-in's continuation, so ovs-vswitchd runs the actions after the pause with the state
+   * it froze (registers, conntrack state, stack, action set). Pass a copy of the packet-in with
+   * a changed `match` (e.g. a register) or `data` to resume with those instead. Resolves once
+   * the switch has processed it (barrier); rejects with its error (e.g. a stale continuation
+   * after the bridge was reconfigured). A paused packet that is never resumed is dropped.
+   */
+  resume(p: PacketIn): Promise<void> {
+    if (!p.continuation) {
+      return Promise.reject(
+        invalidFlow(
+          'continuation',
+          'this packet-in was not paused by controller(pause); only paused packets can be resumed',
+        ),
+      );
+    }
+    const { data, totalLen, reason, table, cookie, match, continuation } = p;
+    return this.sendChecked(
+      { type: 'resume', data, totalLen, reason, table, cookie, match, continuation },
+      'resume',
+    );
+  }
+
+  /** Sends a message that has no reply, then a barrier; rejects if the switch refuses it. */
+  private async sendChecked(msg: OfMessage, what: string): Promise<void> {
     const xid = this.xid();
     let onErr: ((e: ConnectionEvents['switch_error'][0]) => void) | undefined;
     const failed = new Promise<never>((_, reject) => {
       onErr = (e) => {
         if (e.xid === xid) {
           reject(
-            new FlowError('OF_SWITCH_ERROR', {
-              what: `meter ${m.meterId}`,
-              reason: `${e.typeName} ${e.codeName}`,
-            }),
+            Object.assign(
+              new FlowError('OF_SWITCH_ERROR', { what, reason: `${e.typeName} ${e.codeName}` }),
+              { typeName: e.typeName, codeName: e.codeName },
+            ),
           );
         }
       };
       this.on('switch_error', onErr);
     });
     try {
-      this.send({ type: 'meter_mod', ...m }, xid);
+      this.send(msg, xid);
       await Promise.race([this.barrier(), failed]);
     } finally {
       if (onErr) this.off('switch_error', onErr);

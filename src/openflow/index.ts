@@ -43,5 +43,6 @@ export {
   type OfMessage,
   type PacketIn,
   type PacketInReason,
+  type Resume,
 } from './wire/messages.js';
 export { errorNames } from './wire/errors.js';

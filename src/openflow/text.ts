@@ -139,8 +139,11 @@ export function canonicalMatch(m: Match): Match {
   return out;
 }
 
-/** Throws a FlowError naming the field if `m` has a value too wide, a mask on an unmaskable field, or unmet prerequisites. */
-export function validateMatch(m: Match): void {
+/**
+ * Throws a FlowError naming the field if `m` has a value too wide, a mask on an unmaskable
+ * field, or (unless `prerequisites: false`) unmet prerequisites.
+ */
+export function validateMatch(m: Match, opts: { prerequisites?: boolean } = {}): void {
   for (const k in m) {
     const f = FIELDS[k as FieldName] as FieldDef | undefined;
     if (f === undefined)
@@ -168,6 +171,7 @@ export function validateMatch(m: Match): void {
       );
     }
   }
+  if (opts.prerequisites === false) return;
   const unmet = unmetPrerequisites(m);
   if (unmet.length > 0) {
     const u = unmet[0]!;

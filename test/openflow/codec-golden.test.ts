@@ -265,6 +265,28 @@ describe('ovs-ofctl ofp-print decodes the other messages we encode', () => {
     ],
     [
       {
+        type: 'resume',
+        totalLen: pkt.length,
+        reason: 'action',
+        table: 7,
+        cookie: 0xabcn,
+        match: { in_port: { value: 3n }, reg5: { value: 7n }, ct_state: { value: 0x21n } },
+        data: pkt,
+        // NXCPT_BRIDGE (a UUID) and NXCPT_ACTIONS (output:2), as ovs-vswitchd freezes them.
+        continuation: Buffer.from(
+          '80000014' +
+            '0123456789abcdef0123456789abcdef' +
+            '00000000' +
+            '80060018' +
+            '00000000' +
+            '00000010000000020000000000000000',
+          'hex',
+        ),
+      },
+      /NXT_RESUME \(OF1.5\).*table_id=7 cookie=0xabc total_len=42 ct_state=new\|trk,reg5=0x7,in_port=3 \(via action\) data_len=42.*\n continuation.bridge=67452301-efcd-ab89-6745-2301efcdab89\n continuation.actions=unroll_xlate\(table=0, cookie=0\),output:2\n.*arp,/,
+    ],
+    [
+      {
         type: 'flow_removed',
         flow,
         reason: 'idle_timeout',

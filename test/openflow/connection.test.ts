@@ -9,7 +9,12 @@ import { startOvs, type OvsSandbox } from '../support/ovs.js';
 import { BundleError, OpenFlowConnection } from '../../src/openflow/connection.js';
 import { formatFlow, parseFlow } from '../../src/openflow/text.js';
 import type { Flow } from '../../src/openflow/ir.js';
-import type { FlowRemoved, PacketIn } from '../../src/openflow/wire/messages.js';
+import {
+  encodeMessage,
+  type FlowRemoved,
+  type PacketIn,
+} from '../../src/openflow/wire/messages.js';
+import { ofpPrint } from './fake-switch.js';
 
 let ovs: OvsSandbox;
 let conn: OpenFlowConnection;
@@ -25,6 +30,31 @@ afterAll(async () => {
 });
 
 const sorted = (flows: readonly Flow[]) => flows.map(formatFlow).sort();
+
+/** Polls `cond` every 50 ms until it holds (fails after 10 s). */
+async function until(cond: () => boolean | Promise<boolean>): Promise<void> {
+  for (let waited = 0; !(await cond()); waited += 50) {
+    if (waited > 10_000) throw new Error('condition not met within 10 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** An Ethernet/IPv4/UDP frame 10.9.0.1:sport → 10.9.0.2:dport (valid IP checksum, no UDP checksum). */
+function udpFrame(sport: number, dport: number): Buffer {
+  const f = Buffer.alloc(42);
+  Buffer.from('020000000002020000000001', 'hex').copy(f, 0);
+  f.writeUInt16BE(0x0800, 12);
+  const ip = Buffer.from('4500001c0000400040110000' + '0a090001' + '0a090002', 'hex');
+  let sum = 0;
+  for (let i = 0; i < 20; i += 2) sum += ip.readUInt16BE(i);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
+  ip.writeUInt16BE(~sum & 0xffff, 10);
+  ip.copy(f, 14);
+  f.writeUInt16BE(sport, 34);
+  f.writeUInt16BE(dport, 36);
+  f.writeUInt16BE(8, 38);
+  return f;
+}
 
 /** 100,000 distinct flows in table 10: 1000 cookies (top byte = i % 4 + 1) × 100 addresses. */
 function bigTable(): Flow[] {
@@ -244,6 +274,86 @@ describe('OpenFlow connection to ovs-vswitchd', () => {
     expect(again.table).toBe(1);
     expect(Buffer.from(again.userdata ?? []).toString('hex')).toBe('cafe');
     expect(Buffer.from(again.data).equals(Buffer.from(miss.data))).toBe(true);
+  });
+
+  it('pauses packets at controller(pause); resume runs the rest of their actions with their conntrack state, an unresumed one is dropped', async () => {
+    await conn.applyBundle(
+      [
+        'table=50,priority=1,cookie=0x50,udp actions=ct(zone=5,table=51)',
+        'table=51,priority=1,cookie=0x51,ct_state=+trk+new,udp actions=controller(pause,userdata=d5),resubmit(,52)',
+        'table=52,priority=3,cookie=0x57,reg6=0x7 actions=drop',
+        'table=52,priority=2,cookie=0x52,ct_state=+new+trk,ct_zone=5,udp actions=drop',
+        'table=52,priority=1,cookie=0x5f actions=drop',
+      ].map((t) => ({ command: 'add' as const, flow: parseFlow(t) })),
+    );
+    const paused: PacketIn[] = [];
+    const collect = (p: PacketIn) => {
+      if (p.cookie === 0x51n) paused.push(p);
+    };
+    conn.on('packet_in', collect);
+    try {
+      for (const sport of [1001, 1002, 1003])
+        conn.packetOut(udpFrame(sport, 5000), 'LOCAL', [{ type: 'resubmit', table: 50 }]);
+      await conn.barrier();
+      await until(() => paused.length === 3);
+      const bySport = (sport: number) =>
+        paused.find((p) => Buffer.from(p.data).readUInt16BE(34) === sport)!;
+      for (const p of paused) {
+        expect(p.continuation).toBeInstanceOf(Uint8Array);
+        expect(p.reason).toBe('action');
+        expect(Buffer.from(p.userdata ?? []).toString('hex')).toBe('d5');
+        expect(p.match.ct_state?.value).toBe(0x21n); // +new+trk
+        expect(p.match.ct_zone?.value).toBe(5n);
+      }
+      const counts = async () => {
+        const stats = await conn.dumpFlowStats({ table: 52 });
+        const of = (c: bigint) => Number(stats.find((s) => s.flow.cookie === c)!.packetCount);
+        return { plain: of(0x52n), reg6: of(0x57n), untracked: of(0x5fn) };
+      };
+      expect(await counts()).toEqual({ plain: 0, reg6: 0, untracked: 0 });
+
+      // Resumed as it came: continues to resubmit(,52) still tracked, new, in zone 5.
+      await conn.resume(bySport(1001));
+      // Resumed with a register changed by the controller: the pipeline sees the new value.
+      const second = bySport(1002);
+      await conn.resume({ ...second, match: { ...second.match, reg6: { value: 7n } } });
+      // 1003 is never resumed.
+      await until(async () => (await counts()).plain + (await counts()).reg6 === 2);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await counts()).toEqual({ plain: 1, reg6: 1, untracked: 0 });
+
+      // ovs-ofctl decodes our NXT_RESUME, continuation included.
+      const printed = await ofpPrint(
+        encodeMessage(
+          {
+            type: 'resume',
+            data: second.data,
+            totalLen: second.totalLen,
+            reason: second.reason,
+            table: second.table,
+            cookie: second.cookie,
+            match: second.match,
+            continuation: second.continuation!,
+          },
+          9,
+        ),
+      );
+      expect(printed).toMatch(/^NXT_RESUME \(OF1\.5\) \(xid=0x9\): cookie=0x51 total_len=42 /);
+      expect(printed).toMatch(/ct_state=new\|trk/);
+      expect(printed).toMatch(/ct_zone=5/);
+      expect(printed).toMatch(/\(via action\) data_len=42/);
+      expect(printed).toMatch(/udp,.*tp_src=1002,tp_dst=5000/);
+      expect(printed).toMatch(/continuation\.conntracked=true/);
+      expect(printed).toMatch(/continuation\.actions=.*resubmit\(,52\)/);
+      expect(printed).toMatch(/continuation\.bridge=[0-9a-f-]{36}/);
+      expect(printed).not.toMatch(/decode error|\*\*\*/i);
+
+      // Only a paused packet can be resumed.
+      const notPaused = { ...second, continuation: undefined };
+      await expect(conn.resume(notPaused)).rejects.toThrow(/continuation/);
+    } finally {
+      conn.off('packet_in', collect);
+    }
   });
 
   it('rate-limits punts through a per-port meter (controller(meter_id=...))', async () => {

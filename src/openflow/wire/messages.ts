@@ -7,7 +7,7 @@ import type { Action, Flow, Match, PortNumber } from '../ir.js';
 import { OfPort } from '../ir.js';
 import { invalidFlow, malformed } from '../errors.js';
 import { Reader, Writer } from './buffer.js';
-import { decodeMatch, encodeMatch, decodeOxmFields } from './oxm.js';
+import { decodeMatch, encodeMatch, decodeOxmFields, encodeOxmFields } from './oxm.js';
 import {
   decodeActionList,
   decodeInstructions,
@@ -48,7 +48,20 @@ export const OFPT = {
 } as const;
 
 const OFPMP = { FLOW_DESC: 1, AGGREGATE_STATS: 2, PORT_DESC: 13 } as const;
-const NXT = { SET_PACKET_IN_FORMAT: 16, PACKET_IN2: 30 } as const;
+const NXT = { SET_PACKET_IN_FORMAT: 16, RESUME: 28, PACKET_IN2: 30 } as const;
+
+/** NXT_PACKET_IN2 / NXT_RESUME property types (nicira-ext.h `enum nx_packet_in2_prop_type`). */
+const NXPINT = {
+  PACKET: 0,
+  FULL_LEN: 1,
+  BUFFER_ID: 2,
+  TABLE_ID: 3,
+  COOKIE: 4,
+  REASON: 5,
+  METADATA: 6,
+  USERDATA: 7,
+  CONTINUATION: 8,
+} as const;
 
 export const FLOW_MOD_COMMANDS = [
   'add',
@@ -70,6 +83,8 @@ const FLOW_FLAGS = [
 /** All tables (flow-mod delete, stats requests). */
 export const OFPTT_ALL = 0xff;
 const NO_BUFFER = 0xffffffff;
+/** The cookie of a packet-in that no flow sent (OVS_BE64_MAX). */
+const NO_COOKIE = 0xffffffffffffffffn;
 const OFPG_ANY = 0xffffffff;
 
 export interface FlowMod {
@@ -119,13 +134,30 @@ export interface PacketIn {
   readonly totalLen: number;
   readonly reason: PacketInReason;
   readonly table: number;
+  /** The cookie of the flow that punted (all ones for none, e.g. a miss without a flow). */
   readonly cookie: bigint;
   /** Pipeline metadata at the time of the punt (in_port, registers, ct_*...). */
   readonly match: Match;
   readonly data: Uint8Array;
   /** From controller(userdata=...) (NXT_PACKET_IN2 only). */
   readonly userdata?: Uint8Array;
+  /**
+   * Present when the packet was paused by `controller(pause)` (NXT_PACKET_IN2 only): the
+   * NXPINT_CONTINUATION payload, i.e. the frozen pipeline (bridge, stack, conntrack flag,
+   * remaining actions and action set) as NXCPT_* properties. Private to ovs-vswitchd: echo it
+   * unchanged in NXT_RESUME (`OpenFlowConnection.resume`), which runs the rest of the actions.
+   */
+  readonly continuation?: Uint8Array;
 }
+
+/**
+ * NXT_RESUME: a paused packet sent back to continue its pipeline. Carries the packet-in's
+ * packet, table, cookie, reason and metadata (which the controller may change, e.g. registers)
+ * and its continuation unchanged; never userdata (ofp-packet.c `ofputil_encode_resume`).
+ */
+export type Resume = Omit<PacketIn, 'userdata' | 'bufferId' | 'continuation'> & {
+  readonly continuation: Uint8Array;
+};
 
 export const FLOW_REMOVED_REASONS = [
   'idle_timeout',
@@ -219,6 +251,7 @@ export type OfMessage =
       readonly byteCount: bigint;
     }
   | ({ readonly type: 'packet_in' } & PacketIn)
+  | ({ readonly type: 'resume' } & Resume)
   | {
       readonly type: 'packet_out';
       readonly bufferId?: number;
@@ -436,6 +469,10 @@ function encodeBody(w: Writer, msg: OfMessage): number {
       for (const b of msg.bands) w.u16(1).u16(16).u32(b.rate).u32(b.burst).zeros(4);
       return OFPT.METER_MOD;
     }
+    case 'resume':
+      w.u32(NX_VENDOR).u32(NXT.RESUME);
+      encodeResumeProps(w, msg);
+      return OFPT.EXPERIMENTER;
     case 'set_packet_in_format':
       w.u32(NX_VENDOR).u32(NXT.SET_PACKET_IN_FORMAT);
       w.u32(['standard', 'nxt_packet_in', 'nxt_packet_in2'].indexOf(msg.format));
@@ -444,6 +481,28 @@ function encodeBody(w: Writer, msg: OfMessage): number {
       w.bytes(msg.body);
       return msg.ofType;
   }
+}
+
+/** An OpenFlow property (ofp-prop.c): type, length without padding, body, zeros to 8 bytes. */
+function prop(w: Writer, type: number, body: (w: Writer) => void): void {
+  const start = w.length;
+  w.u16(type).u16(0);
+  body(w);
+  w.setU16(start + 2, w.length - start);
+  w.pad8(start);
+}
+
+/** NXT_RESUME properties in the order OVS writes them (`ofputil_put_packet_in`). */
+function encodeResumeProps(w: Writer, m: Resume): void {
+  prop(w, NXPINT.PACKET, (x) => x.bytes(m.data));
+  if (m.totalLen !== m.data.length) prop(w, NXPINT.FULL_LEN, (x) => x.u32(m.totalLen));
+  prop(w, NXPINT.TABLE_ID, (x) => x.u8(m.table));
+  if (m.cookie !== NO_COOKIE) prop(w, NXPINT.COOKIE, (x) => x.zeros(4).u64(m.cookie));
+  prop(w, NXPINT.REASON, (x) => x.u8(PACKET_IN_REASONS.indexOf(m.reason)));
+  // Pipeline state, not a flow match: no prerequisites apply (ct_nw_src without eth_type...).
+  prop(w, NXPINT.METADATA, (x) => encodeOxmFields(x, m.match, { prerequisites: false }));
+  // A nested property: its body starts 8-aligned (ofpprop_start_nested).
+  prop(w, NXPINT.CONTINUATION, (x) => x.zeros(4).bytes(m.continuation));
 }
 
 /** One message as bytes, with the given transaction id. */
@@ -801,7 +860,8 @@ function decodeBody(type: number, r: Reader, raw: Uint8Array): OfMessage {
     case OFPT.EXPERIMENTER: {
       const vendor = r.u32();
       const sub = r.u32();
-      if (vendor === NX_VENDOR && sub === NXT.PACKET_IN2) return decodePacketIn2(r);
+      if (vendor === NX_VENDOR && sub === NXT.PACKET_IN2) return decodePacketIn2(r, 'packet_in');
+      if (vendor === NX_VENDOR && sub === NXT.RESUME) return decodePacketIn2(r, 'resume');
       return { type: 'other', ofType: type, body: raw.slice(8) };
     }
     default:
@@ -838,44 +898,51 @@ function decodeFlowMod(r: Reader): OfMessage {
   };
 }
 
-/** NXT_PACKET_IN2: properties (nicira-ext.h NXPINT_*). */
-function decodePacketIn2(r: Reader): OfMessage {
+/** NXT_PACKET_IN2 or NXT_RESUME (same properties, nicira-ext.h NXPINT_*). */
+function decodePacketIn2(r: Reader, as: 'packet_in' | 'resume'): OfMessage {
   let data: Uint8Array = new Uint8Array(0);
   let totalLen: number | undefined;
   let bufferId = NO_BUFFER;
   let table = 0;
-  let cookie = 0n;
+  let cookie = NO_COOKIE;
   let reason: PacketInReason = 'action';
   let match: Match = {};
   let userdata: Uint8Array | undefined;
+  let continuation: Uint8Array | undefined;
   while (r.remaining >= 4) {
     const start = r.pos;
     const t = r.u16();
     const len = r.u16();
-    if (len < 4) break;
+    if (len < 4) throw malformed('packet-in2 property', `length ${len} < 4`);
     const p = r.sub(len - 4, 'packet-in2 property');
-    if (t === 0) data = p.bytes(p.remaining);
-    else if (t === 1) totalLen = p.u32();
-    else if (t === 2) bufferId = p.u32();
-    else if (t === 3) table = p.u8();
-    else if (t === 4) {
+    if (t === NXPINT.PACKET) data = p.bytes(p.remaining);
+    else if (t === NXPINT.FULL_LEN) totalLen = p.u32();
+    else if (t === NXPINT.BUFFER_ID) bufferId = p.u32();
+    else if (t === NXPINT.TABLE_ID) table = p.u8();
+    else if (t === NXPINT.COOKIE) {
       p.skip(4);
       cookie = p.u64();
-    } else if (t === 5) reason = PACKET_IN_REASONS[p.u8()] ?? 'action';
-    else if (t === 6) match = decodeOxmFields(p);
-    else if (t === 7) userdata = p.bytes(p.remaining);
+    } else if (t === NXPINT.REASON) reason = PACKET_IN_REASONS[p.u8()] ?? 'action';
+    else if (t === NXPINT.METADATA) match = decodeOxmFields(p);
+    else if (t === NXPINT.USERDATA) userdata = p.bytes(p.remaining);
+    else if (t === NXPINT.CONTINUATION) {
+      // Nested: the inner properties start 8 bytes into the property (ofpprop_parse_nested).
+      p.skip(4);
+      continuation = p.bytes(p.remaining);
+    }
     r.pos = Math.min(r.end, start + Math.ceil(len / 8) * 8);
+  }
+  const common = { totalLen: totalLen ?? data.length, reason, table, cookie, match, data };
+  if (as === 'resume') {
+    if (!continuation) throw malformed('resume', 'no continuation property');
+    return { type: 'resume', ...common, continuation };
   }
   return {
     type: 'packet_in',
     bufferId,
-    totalLen: totalLen ?? data.length,
-    reason,
-    table,
-    cookie,
-    match,
-    data,
+    ...common,
     ...(userdata ? { userdata } : {}),
+    ...(continuation ? { continuation } : {}),
   };
 }
 

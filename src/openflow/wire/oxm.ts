@@ -49,9 +49,16 @@ function put(
   if (mask !== undefined) w.uint(mask, bytes);
 }
 
-/** Writes `match` as raw OXM TLVs (no ofp_match header); returns nothing, throws FlowError on bad IR. */
-export function encodeOxmFields(w: Writer, match: Match): void {
-  validateMatch(match);
+/**
+ * Writes `match` as raw OXM TLVs (no ofp_match header); throws FlowError on bad IR. With
+ * `prerequisites: false` (packet metadata, not a flow match) only values and masks are checked.
+ */
+export function encodeOxmFields(
+  w: Writer,
+  match: Match,
+  opts: { prerequisites?: boolean } = {},
+): void {
+  validateMatch(match, opts);
   const m = canonicalMatch(match);
   let regsDone = false;
   for (const name of presentFields(m)) {
