@@ -41,4 +41,17 @@ export const FLOWS = [
   'table=9,priority=65535,cookie=0xffffffffffffffff,ct_state=new|trk,udp6,tp_dst=547 actions=drop',
   'table=9,priority=65534,cookie=0x1,ct_state=0x22,tcp,tcp_flags=syn|ack actions=drop',
   'table=9,priority=65533,cookie=0x1,vlan_tci=0x1005,ipv6,ipv6_label=0x12345/0xfffff actions=drop',
+  // Every register pair: xreg1..xreg6 on the wire, halves exact, masked or absent.
+  'table=10,priority=60,reg3=0x3,reg4=0x4/0xff0f,reg6=0x6,reg8=0x8,reg9=0x9/0xf,reg10=0xa,reg11=0xb,reg12=0xc,reg13=0xd0000/0xffff0000 actions=output:NXM_NX_REG13[16..31]',
+  'table=10,priority=61,ct_state=+est+trk,ip actions=resubmit(,11,ct)',
+  'table=10,priority=62,ct_state=+snat+dnat+trk,ip actions=set_field:5->in_port,resubmit(,11)',
+  'table=10,priority=63,ct_state=-snat-dnat+trk-inv,ip,nw_frag=first actions=load:0x7->NXM_OF_IN_PORT[],resubmit(7,12,ct)',
+  'table=10,priority=64,tun_id=0x1200/0xff00,dl_src=00:11:22:00:00:00/ff:ff:ff:00:00:00,udp,nw_src=10.1.0.0/16,udp_src=0x1000/0xf000,udp_dst=0x300/0xff00 actions=drop',
+  'table=10,priority=65,udp6,ipv6_src=2001:db8::1/ffff:ffff::ffff,udp_dst=53,udp_src=0x8000/0x8000 actions=drop',
+  'table=10,priority=66,arp,arp_sha=00:11:22:00:00:00/ff:ff:ff:00:00:00,arp_tha=00:00:5e:00:00:00/ff:ff:ff:00:00:00,arp_spa=10.0.0.0/255.0.255.0 actions=drop',
+  'table=10,priority=67,ct_state=+trk-inv,tcp,ct_nw_proto=6,ct_tp_src=1024,ct_tp_dst=0x1000/0xf000,ct_label=0x1000000000000000000000001/0xf000000000000000000000001 actions=drop',
+  'table=10,priority=68,ip,ct_mark=0x80000000/0x80000000,ct_label=0x8000000000000000000000000000000/0x8000000000000000000000000000000 actions=ct(commit,zone=NXM_NX_REG13[0..15],exec(set_field:0x2/0x2->ct_mark,set_field:0x10000000000000000/0x10000000000000000->ct_label))',
+  'table=10,priority=69,ct_state=+trk-inv,tcp6,ipv6_label=0x100/0xf00,tcp_dst=0x50/0xfff0,ct_ipv6_dst=fd00::/16,ct_nw_proto=6 actions=drop',
+  'table=10,priority=70,ct_state=+trk-inv,sctp,sctp_src=0x100/0xff00,ct_nw_dst=10.0.0.0/8 actions=drop',
+  'table=10,priority=71,icmp6,icmp_type=135,nd_target=fe80::1,nd_sll=00:11:22:00:00:00/ff:ff:ff:00:00:00 actions=drop',
 ];
