@@ -127,6 +127,7 @@ const REPLY_TYPES = new Set<OfMessage['type']>([
   'barrier_reply',
   'flow_stats_reply',
   'aggregate_reply',
+  'get_async_reply',
   'bundle_control',
   'other',
 ]);
@@ -641,6 +642,13 @@ export class OpenFlowConnection extends EventEmitter<ConnectionEvents> {
 
   setAsync(config: AsyncConfig): void {
     this.send({ type: 'set_async', config });
+  }
+
+  /** Which asynchronous messages the switch sends this connection, per reason (GET_ASYNC). */
+  async getAsync(): Promise<AsyncConfig> {
+    const r = await this.request({ type: 'get_async_request' }, 'get async');
+    if (r.type !== 'get_async_reply') throw this.connError('unexpected reply to get async');
+    return r.config;
   }
 
   /** Adds, modifies or deletes a meter (e.g. per-port punt rate limits); resolves after a barrier. */

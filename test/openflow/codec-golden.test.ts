@@ -387,8 +387,43 @@ describe('ovs-ofctl ofp-print decodes the other messages we encode', () => {
       /OFPT_BUNDLE_CONTROL.*\n.*bundle_id=0x5 type=COMMIT_REQUEST flags=atomic/,
     ],
     [
-      { type: 'set_async', config: { packetInMaster: 0x3f, flowRemovedMaster: 0x3f } },
-      /OFPT_SET_ASYNC/,
+      {
+        type: 'set_async',
+        config: {
+          packetInMaster: 0x3f,
+          packetInSlave: 0x1,
+          portStatusMaster: 0x5,
+          flowRemovedMaster: 0x3f,
+          flowRemovedSlave: 0x6,
+          roleStatusMaster: 0x1,
+          tableStatusSlave: 0x18,
+          requestForwardMaster: 0x3,
+        },
+      },
+      new RegExp(
+        [
+          'OFPT_SET_ASYNC \\(OF1.5\\) \\(xid=0x42\\):',
+          ' primary:',
+          '       PACKET_IN: no_match action invalid_ttl action_set group packet_out',
+          '     PORT_STATUS: add modify',
+          '    FLOW_REMOVED: idle hard delete group_delete meter_delete eviction',
+          '     ROLE_STATUS: primary_request',
+          '    TABLE_STATUS: \\(off\\)',
+          '  REQUESTFORWARD: group_mod_request meter_mod_request',
+          '',
+          ' secondary:',
+          '       PACKET_IN: no_match',
+          '     PORT_STATUS: \\(off\\)',
+          '    FLOW_REMOVED: hard delete',
+          '     ROLE_STATUS: \\(off\\)',
+          '    TABLE_STATUS: vacancy_down vacancy_up',
+          '  REQUESTFORWARD: \\(off\\)',
+        ].join('\n'),
+      ),
+    ],
+    [
+      { type: 'get_async_reply', config: { packetInMaster: 0x1, portStatusSlave: 0x4 } },
+      /OFPT_GET_ASYNC_REPLY \(OF1.5\) \(xid=0x42\):\n primary:\n       PACKET_IN: no_match\n     PORT_STATUS: \(off\)\n(.*\n){5} secondary:\n       PACKET_IN: \(off\)\n     PORT_STATUS: modify\n/,
     ],
     [
       {

@@ -95,6 +95,21 @@ describe('OpenFlow connection to ovs-vswitchd', () => {
     expect(conn.datapathId).toBeTypeOf('bigint');
   });
 
+  it('asked for every packet-in, flow-removed and port-status reason (GET_ASYNC)', async () => {
+    expect(await conn.getAsync()).toMatchObject({
+      packetInMaster: 0x3f,
+      packetInSlave: 0x3f,
+      portStatusMaster: 0x7,
+      portStatusSlave: 0x7,
+      flowRemovedMaster: 0x3f,
+      flowRemovedSlave: 0x3f,
+    });
+    conn.setAsync({ packetInMaster: 0x1, flowRemovedMaster: 0x1 });
+    expect(await conn.getAsync()).toMatchObject({ packetInMaster: 0x1, flowRemovedMaster: 0x1 });
+    conn.setAsync({ packetInMaster: 0x3f, flowRemovedMaster: 0x3f });
+    expect(await conn.getAsync()).toMatchObject({ packetInMaster: 0x3f, flowRemovedMaster: 0x3f });
+  });
+
   it('installs a 100,000-flow bundle and reads it back identical', async () => {
     const flows = bigTable();
     expect(flows.length).toBeGreaterThan(90_000);

@@ -188,7 +188,10 @@ export const BUNDLE_CTYPES = [
 ] as const;
 export type BundleCtype = (typeof BUNDLE_CTYPES)[number];
 
-/** Async-config masks (OpenFlow 1.4+ properties): bit n = reason n is sent. */
+/**
+ * Async-config masks (OpenFlow 1.4+ properties): bit n = reason n is sent. `Master` is what
+ * ovs-ofctl prints as "primary" (roles master/equal), `Slave` as "secondary".
+ */
 export interface AsyncConfig {
   readonly packetInMaster?: number;
   readonly packetInSlave?: number;
@@ -196,7 +199,14 @@ export interface AsyncConfig {
   readonly portStatusSlave?: number;
   readonly flowRemovedMaster?: number;
   readonly flowRemovedSlave?: number;
+  readonly roleStatusMaster?: number;
+  readonly roleStatusSlave?: number;
+  readonly tableStatusMaster?: number;
+  readonly tableStatusSlave?: number;
+  readonly requestForwardMaster?: number;
+  readonly requestForwardSlave?: number;
 }
+/** Property type = index (openflow-1.4 `ofp14_async_config_prop_type`, OFPACPT_*). */
 const ASYNC_PROPS: readonly (keyof AsyncConfig)[] = [
   'packetInSlave',
   'packetInMaster',
@@ -204,6 +214,12 @@ const ASYNC_PROPS: readonly (keyof AsyncConfig)[] = [
   'portStatusMaster',
   'flowRemovedSlave',
   'flowRemovedMaster',
+  'roleStatusSlave',
+  'roleStatusMaster',
+  'tableStatusSlave',
+  'tableStatusMaster',
+  'requestForwardSlave',
+  'requestForwardMaster',
 ];
 
 export interface MeterBand {
@@ -277,6 +293,7 @@ export type OfMessage =
       readonly innerXid: number;
     }
   | { readonly type: 'set_async'; readonly config: AsyncConfig }
+  | { readonly type: 'get_async_reply'; readonly config: AsyncConfig }
   | { readonly type: 'get_async_request' }
   | {
       readonly type: 'meter_mod';
@@ -455,11 +472,12 @@ function encodeBody(w: Writer, msg: OfMessage): number {
       w.bytes(encodeMessage(msg.message, msg.innerXid));
       return OFPT.BUNDLE_ADD_MESSAGE;
     case 'set_async':
+    case 'get_async_reply':
       ASYNC_PROPS.forEach((k, i) => {
         const v = msg.config[k];
         if (v !== undefined) w.u16(i).u16(8).u32(v);
       });
-      return OFPT.SET_ASYNC;
+      return msg.type === 'set_async' ? OFPT.SET_ASYNC : OFPT.GET_ASYNC_REPLY;
     case 'get_async_request':
       return OFPT.GET_ASYNC_REQUEST;
     case 'meter_mod': {
@@ -845,17 +863,19 @@ function decodeBody(type: number, r: Reader, raw: Uint8Array): OfMessage {
     }
     case OFPT.SET_ASYNC:
     case OFPT.GET_ASYNC_REPLY: {
-      const config: Record<string, number> = {};
-      while (r.remaining >= 8) {
+      const config: { -readonly [K in keyof AsyncConfig]: number } = {};
+      while (r.remaining > 0) {
+        const start = r.pos;
         const t = r.u16();
         const len = r.u16();
+        if (len < 4) throw malformed('async property', `length ${len} < 4`);
         const p = r.sub(len - 4, 'async property');
         const key = ASYNC_PROPS[t];
-        if (key && p.remaining >= 4) config[key] = p.u32();
+        // Experimenter properties (0xfffe, 0xffff) and unknown types carry nothing we use.
+        if (key) config[key] = p.u32();
+        r.pos = Math.min(r.end, start + Math.ceil(len / 8) * 8);
       }
-      return type === OFPT.SET_ASYNC
-        ? { type: 'set_async', config }
-        : { type: 'other', ofType: type, body: raw.slice(8) };
+      return { type: type === OFPT.SET_ASYNC ? 'set_async' : 'get_async_reply', config };
     }
     case OFPT.EXPERIMENTER: {
       const vendor = r.u32();
