@@ -36,7 +36,8 @@ export type AuthOptions =
 /** The project a `noauth` request belongs to when it names none. */
 export const DEFAULT_PROJECT_ID = 'default';
 
-const PROJECT_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+/** What a project id may be (ids of the tokens file, X-Project-Id, the quota API). */
+export const PROJECT_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 
 function contextFor(projectId: string, roles: readonly Role[]): RequestContext {
   const isAdmin = roles.includes('admin');

@@ -1,30 +1,20 @@
 /**
- * What the route handlers share: the store, quotas, and the sources of time and identity
- * (injected so tests can pin them; the API layer is not pure, the defaults are the real ones).
+ * What the route handlers share: the store, the default quotas, and the sources of time and
+ * identity (injected so tests can pin them; the API layer is not pure, the defaults are the
+ * real ones).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyInstance, RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Store } from '../store/index.js';
+import { quotasWith, type Quotas } from './quotas.js';
 
-/** Neutron's default quotas; -1 = unlimited. */
-export interface Quotas {
-  network: number;
-  port: number;
-  security_group: number;
-  security_group_rule: number;
-}
-
-export const DEFAULT_QUOTAS: Quotas = {
-  network: 100,
-  port: 500,
-  security_group: 10,
-  security_group_rule: 100,
-};
+export type { Quotas } from './quotas.js';
 
 export interface ApiDeps {
   store: Store;
+  /** The limits of a project without overrides of its own. */
   quotas: Quotas;
   now: () => Date;
   newId: () => string;
@@ -40,7 +30,7 @@ export function randomNeutronMac(): string {
 export function defaultDeps(store: Store, quotas: Partial<Quotas> = {}): ApiDeps {
   return {
     store,
-    quotas: { ...DEFAULT_QUOTAS, ...quotas },
+    quotas: quotasWith(quotas),
     now: () => new Date(),
     newId: () => randomUUID(),
     newMac: randomNeutronMac,

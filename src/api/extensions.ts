@@ -84,5 +84,10 @@ export const EXTENSIONS: readonly Extension[] = [
     'Provides validation on filter parameters.',
   ),
   ext('quotas', 'Quota management support', 'Expose functions for quotas management per project'),
+  ext(
+    'quota_details',
+    'Quota details management support',
+    'Expose functions for quotas usage statistics per project',
+  ),
   SOURCE_PORT_EXTENSION,
 ];

@@ -95,5 +95,5 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
 }
 
 export { buildApp, type AppOptions } from './server.js';
-export { DEFAULT_QUOTAS, type Quotas } from './deps.js';
+export { DEFAULT_QUOTAS, QUOTA_RESOURCES, type Quotas } from './quotas.js';
 export { loadTokensFile, parseTokens, type AuthOptions, type Role } from './auth.js';

@@ -1,14 +1,12 @@
 /**
- * Per-project facts Neutron keeps on the side of the resources: the project's `default`
- * security group (created with Neutron's default rules on the project's first use) and
- * quotas.
+ * The project's `default` security group, which Neutron keeps on the side of the resources:
+ * created with Neutron's default rules on the project's first use. (Quotas: quotas.ts.)
  *
- * Invariant: both are checked inside the writing transaction, so two concurrent requests
- * can neither create two default groups nor both slip under a quota.
+ * Invariant: it is looked for and made inside the writing transaction, so two concurrent
+ * requests cannot create two default groups.
  */
-import { SgflowError } from '../model/errors.js';
 import type { StoreTx, StoredSecurityGroup, StoredSecurityGroupRule } from '../store/index.js';
-import type { ApiDeps, Quotas } from './deps.js';
+import type { ApiDeps } from './deps.js';
 import { DEFAULT_GROUP_NAME } from './render.js';
 import { newAttrs, timestamp } from './standard-attrs.js';
 
@@ -111,18 +109,4 @@ export async function ensureDefaultGroupExists(deps: ApiDeps, projectId: string)
   await deps.store.transact(async (tx) => {
     await ensureDefaultGroup(tx, deps, projectId);
   });
-}
-
-/** 409 OverQuota when `adding` more of `resource` would exceed the project's quota. */
-export async function checkQuota(
-  tx: StoreTx,
-  deps: ApiDeps,
-  resource: keyof Quotas,
-  projectId: string,
-  adding: number,
-): Promise<void> {
-  const limit = deps.quotas[resource];
-  if (limit < 0) return;
-  const used = (await tx.list(resource, { project_id: projectId })).length;
-  if (used + adding > limit) throw new SgflowError('OVER_QUOTA', { resource });
 }

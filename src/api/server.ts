@@ -18,6 +18,7 @@ import { addressGroupRoutes } from './routes/address-groups.js';
 import { discoveryRoutes } from './routes/discovery.js';
 import { networkRoutes } from './routes/networks.js';
 import { portRoutes } from './routes/ports.js';
+import { quotaRoutes } from './routes/quotas.js';
 import { securityGroupRuleRoutes } from './routes/security-group-rules.js';
 import { securityGroupRoutes } from './routes/security-groups.js';
 import { tagRoutes } from './routes/tags.js';
@@ -47,6 +48,17 @@ export function buildApp(opts: AppOptions): App {
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  // Neutron reads a request body as JSON whatever its Content-Type says (or when it has
+  // none), so `curl -d '{...}'` (form-urlencoded) and bodies sent as text/plain work too.
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body: string, done) => {
+    if (body.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(body) as unknown);
+    } catch (err) {
+      done(Object.assign(new Error((err as Error).message), { statusCode: 400 }), undefined);
+    }
+  });
 
   const deps = defaultDeps(opts.store, opts.quotas);
   const authenticate = makeAuthenticator(opts.auth ?? { mode: 'noauth' });
@@ -88,13 +100,14 @@ export function buildApp(opts: AppOptions): App {
     return reply.code(r.status).send(r.body);
   });
 
-  discoveryRoutes(app, deps);
+  discoveryRoutes(app);
   securityGroupRoutes(app, deps);
   securityGroupRuleRoutes(app, deps);
   networkRoutes(app, deps);
   portRoutes(app, deps);
   addressGroupRoutes(app, deps);
   tagRoutes(app, deps);
+  quotaRoutes(app, deps);
   app.get(
     '/openapi.json',
     { config: { public: true, summary: 'This document', tag: 'discovery' } },

@@ -43,6 +43,11 @@ export const ERRORS = {
     type: 'SecurityGroupInvalidPortRange',
     message: '{reason}',
   },
+  SG_INVALID_PORT_VALUE: {
+    status: 400,
+    type: 'SecurityGroupInvalidPortValue',
+    message: 'Invalid value for port {port}. {reason}',
+  },
   SG_INVALID_ICMP_VALUE: {
     status: 400,
     type: 'SecurityGroupInvalidIcmpValue',
@@ -117,6 +122,12 @@ export const ERRORS = {
     type: 'PortSecurityAndIPRequiredForSecurityGroups',
     message:
       'Port security must be enabled and port must have an IP address in order to use security groups.',
+  },
+  PORT_SECURITY_HAS_GROUPS: {
+    status: 409,
+    type: 'PortSecurityPortHasSecurityGroup',
+    message:
+      'Port has security group associated. Cannot disable port security or IP address until security group is removed.',
   },
   DUPLICATE_ID: {
     status: 409,
@@ -193,6 +204,22 @@ export const ERRORS = {
     type: 'OverQuota',
     message: "Quota exceeded for resources: ['{resource}'].",
   },
+  ADMIN_REQUIRED: {
+    status: 403,
+    type: 'AdminRequired',
+    message: 'User does not have admin privileges: {reason}.',
+  },
+  QUOTA_NOT_FOUND: {
+    status: 404,
+    type: 'TenantQuotaNotFound',
+    message: 'Quota for tenant {project_id} could not be found.',
+  },
+  QUOTA_BELOW_USAGE: {
+    status: 400,
+    type: 'HTTPBadRequest',
+    message: 'Quota limit {limit} for {field} must be greater than or equal to already used {used}',
+  },
+  NOT_IMPLEMENTED: { status: 501, type: 'HTTPNotImplemented', message: '{reason}' },
   PROJECT_MISMATCH: {
     status: 400,
     type: 'HTTPBadRequest',
@@ -255,6 +282,8 @@ export const ERRORS = {
     type: 'AddressesAlreadyExist',
     message: 'Addresses {addresses} already exist in the address group {id}.',
   },
+  // --- command line and server start-up (a flag's value, a file it names) ---
+  INVALID_OPTION: { status: 400, type: 'InvalidOption', message: '{field}: {reason}' },
   // --- openflow (flow text, wire codec, switch connection) ---
   OF_INVALID_FLOW: {
     status: 400,

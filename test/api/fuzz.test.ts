@@ -300,6 +300,34 @@ describe('fuzz', () => {
     expect([...seen].sort()).toEqual([2, 4]);
   });
 
+  it('malformed quota updates: never a 5xx; a refused one changes no limit', async () => {
+    const QUOTA_FIELDS = [
+      'network',
+      'port',
+      'security_group',
+      'security_group_rule',
+      'force',
+      'check_limit',
+    ];
+    const bodies = fc.oneof(
+      objectOf(QUOTA_FIELDS).map((o) => JSON.stringify({ quota: o })),
+      objectOf(QUOTA_FIELDS).map((o) => JSON.stringify(o)),
+      fc.string({ maxLength: 30 }),
+    );
+    const seen = new Set<number>();
+    await fc.assert(
+      fc.asyncProperty(bodies, fc.constantFrom('fuzz', 'default', '%20'), async (body, p) => {
+        const before = (await t.call('GET', '/v2.0/quotas')).body as unknown;
+        const r = await t.raw('PUT', `/v2.0/quotas/${p}`, body);
+        seen.add(Math.floor(r.status / 100));
+        checkAnswer(r);
+        if (r.status >= 400) expect((await t.call('GET', '/v2.0/quotas')).body).toEqual(before);
+      }),
+      { numRuns: 200 },
+    );
+    expect([...seen].sort()).toEqual([2, 4]);
+  });
+
   it('arbitrary list and show query strings: never a 5xx, never a write', async () => {
     await fc.assert(
       fc.asyncProperty(queryStrings, async ([path, pairs, tail]) => {

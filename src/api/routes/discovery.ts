@@ -1,11 +1,10 @@
 /**
  * Version and capability discovery: GET / (versions), GET /v2.0/ (resources),
- * GET /v2.0/extensions[/<alias>], and GET /v2.0/quotas[/<project>] (read-only; quotas are
- * server configuration).
+ * GET /v2.0/extensions[/<alias>].
  */
 import { Type } from 'typebox';
 import { SgflowError } from '../../model/errors.js';
-import type { ApiDeps, App } from '../deps.js';
+import type { App } from '../deps.js';
 import { EXTENSIONS } from '../extensions.js';
 import { baseUrl } from '../http.js';
 import { RESOURCE_LIST } from '../resources.js';
@@ -23,14 +22,8 @@ const Extension = Type.Object({
   updated: Type.String(),
   links: Type.Array(Link),
 });
-const QuotaSet = Type.Object({
-  network: Type.Integer(),
-  port: Type.Integer(),
-  security_group: Type.Integer(),
-  security_group_rule: Type.Integer(),
-});
 
-export function discoveryRoutes(app: App, deps: ApiDeps): void {
+export function discoveryRoutes(app: App): void {
   app.get(
     '/',
     {
@@ -83,24 +76,6 @@ export function discoveryRoutes(app: App, deps: ApiDeps): void {
       const e = EXTENSIONS.find((x) => x.alias === req.params.alias);
       if (!e) throw new SgflowError('RESOURCE_NOT_FOUND', { method: 'GET', url: req.url });
       return { extension: e };
-    },
-  );
-
-  app.get(
-    '/v2.0/quotas/:project_id',
-    {
-      config: {
-        summary: "A project's quotas (-1 = unlimited)",
-        tag: 'quotas',
-        responses: { 200: Type.Object({ quota: QuotaSet }) },
-      },
-      schema: { params: Type.Object({ project_id: Type.String() }) },
-    },
-    (req) => {
-      if (!req.ctx.isAdmin && req.params.project_id !== req.ctx.projectId) {
-        throw new SgflowError('POLICY_NOT_AUTHORIZED', { action: 'get_quota' });
-      }
-      return { quota: { ...deps.quotas } };
     },
   );
 }

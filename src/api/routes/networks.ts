@@ -12,7 +12,7 @@ import { getModifiable, getVisible, listVisible, ownerProject, requireWriter } f
 import type { ApiDeps, App } from '../deps.js';
 import { checkUpdatable, collectionUrl, ifMatch } from '../http.js';
 import { listResponse, selectFields } from '../list.js';
-import { checkQuota } from '../projects.js';
+import { checkQuota } from '../quotas.js';
 import { renderNetwork } from '../render.js';
 import { RESOURCES } from '../resources.js';
 import * as S from '../schemas.js';
@@ -88,7 +88,7 @@ export function networkRoutes(app: App, deps: ApiDeps): void {
       const input = validateNetworkInput(body);
       const project = ownerProject(ctx, input.project_id);
       const network = await store.transact(async (tx) => {
-        await checkQuota(tx, deps, 'network', project, 1);
+        await checkQuota(tx, deps.quotas, 'network', project, 1);
         const id = input.id ?? deps.newId();
         if (await tx.get('network', id))
           throw new SgflowError('DUPLICATE_ID', { kind: 'Network', id });

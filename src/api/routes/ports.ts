@@ -12,7 +12,8 @@ import { getModifiable, getVisible, listVisible, ownerProject, requireWriter } f
 import type { ApiDeps, App } from '../deps.js';
 import { checkUpdatable, collectionUrl, ifMatch } from '../http.js';
 import { listResponse, selectFields } from '../list.js';
-import { checkQuota, ensureDefaultGroup } from '../projects.js';
+import { ensureDefaultGroup } from '../projects.js';
+import { checkQuota } from '../quotas.js';
 import { renderPort } from '../render.js';
 import { RESOURCES } from '../resources.js';
 import * as S from '../schemas.js';
@@ -152,7 +153,7 @@ export function portRoutes(app: App, deps: ApiDeps): void {
       const project = ownerProject(ctx, input.project_id);
       const port = await store.transact(async (tx) => {
         const net: StoredNetwork = await getVisible(tx, ctx, 'network', input.network_id);
-        await checkQuota(tx, deps, 'port', project, 1);
+        await checkQuota(tx, deps.quotas, 'port', project, 1);
         const id = input.id ?? deps.newId();
         if (await tx.get('port', id)) throw new SgflowError('DUPLICATE_ID', { kind: 'Port', id });
         const portSecurity = input.port_security_enabled ?? net.port_security_enabled;

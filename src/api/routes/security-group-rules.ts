@@ -18,7 +18,8 @@ import { getModifiable, getVisible, listVisible, ownerProject, requireWriter } f
 import type { ApiDeps, App } from '../deps.js';
 import { bumpGroups, collectionUrl, ifMatch } from '../http.js';
 import { listResponse, selectFields } from '../list.js';
-import { checkQuota, newRule } from '../projects.js';
+import { newRule } from '../projects.js';
+import { checkQuota } from '../quotas.js';
 import { DEFAULT_GROUP_NAME, renderRule } from '../render.js';
 import { RESOURCES } from '../resources.js';
 import * as S from '../schemas.js';
@@ -134,7 +135,7 @@ export function securityGroupRuleRoutes(app: App, deps: ApiDeps): void {
           perProject.set(p, (perProject.get(p) ?? 0) + 1);
         }
         for (const [project, n] of perProject) {
-          await checkQuota(tx, deps, 'security_group_rule', project, n);
+          await checkQuota(tx, deps.quotas, 'security_group_rule', project, n);
         }
         const rules: StoredSecurityGroupRule[] = [];
         for (const input of inputs) {

@@ -15,12 +15,8 @@ import { getModifiable, getVisible, listVisible, ownerProject, requireWriter } f
 import type { ApiDeps, App } from '../deps.js';
 import { bumpGroups, checkUpdatable, collectionUrl, ifMatch } from '../http.js';
 import { listResponse, selectFields } from '../list.js';
-import {
-  checkQuota,
-  defaultEgressRules,
-  ensureDefaultGroup,
-  ensureDefaultGroupExists,
-} from '../projects.js';
+import { defaultEgressRules, ensureDefaultGroup, ensureDefaultGroupExists } from '../projects.js';
+import { checkQuota } from '../quotas.js';
 import { DEFAULT_GROUP_NAME, renderGroup, type Rendered } from '../render.js';
 import { RESOURCES } from '../resources.js';
 import * as S from '../schemas.js';
@@ -108,7 +104,7 @@ export function securityGroupRoutes(app: App, deps: ApiDeps): void {
       if (input.name === DEFAULT_GROUP_NAME) throw new SgflowError('SG_DEFAULT_EXISTS');
       const rendered = await store.transact(async (tx) => {
         await ensureDefaultGroup(tx, deps, project);
-        await checkQuota(tx, deps, 'security_group', project, 1);
+        await checkQuota(tx, deps.quotas, 'security_group', project, 1);
         const id = input.id ?? deps.newId();
         if (await tx.get('security_group', id)) {
           throw new SgflowError('DUPLICATE_ID', { kind: 'Security group', id });
