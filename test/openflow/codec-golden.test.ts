@@ -423,7 +423,18 @@ describe('ovs-ofctl ofp-print decodes the other messages we encode', () => {
     ],
     [
       { type: 'get_async_reply', config: { packetInMaster: 0x1, portStatusSlave: 0x4 } },
-      /OFPT_GET_ASYNC_REPLY \(OF1.5\) \(xid=0x42\):\n primary:\n       PACKET_IN: no_match\n     PORT_STATUS: \(off\)\n(.*\n){5} secondary:\n       PACKET_IN: \(off\)\n     PORT_STATUS: modify\n/,
+      new RegExp(
+        [
+          'OFPT_GET_ASYNC_REPLY \\(OF1.5\\) \\(xid=0x42\\):',
+          ' primary:',
+          '       PACKET_IN: no_match',
+          '     PORT_STATUS: \\(off\\)',
+          '(.*\\n){4}',
+          ' secondary:',
+          '       PACKET_IN: \\(off\\)',
+          '     PORT_STATUS: modify',
+        ].join('\n'),
+      ),
     ],
     [
       {
