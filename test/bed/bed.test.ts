@@ -66,7 +66,10 @@ describe('test bed', () => {
     const srv = await b.listenTcp(5001);
     expect(await a.tcpConnect(b.ip4!, 5001)).toBe(true);
     expect(await a.tcpConnect(b.ip6!, 5001)).toBe(true);
-    expect(await a.tcpConnect(b.ip4!, 5002)).toBe(false);
+    // Nobody listens on 5002: the RST comes back, and `tcpConnect` (true = connected,
+    // false = dropped) refuses to call that a drop.
+    expect(await a.tcpConnectOutcome(b.ip4!, 5002)).toBe('refused');
+    await expect(a.tcpConnect(b.ip4!, 5002)).rejects.toThrow(/refused/);
     srv.stop();
     const u = await b.udpListen(5003);
     expect(await a.udpSend(b.ip4!, 5003, 'hello', { srcPort: 40000 })).toBe('reply');

@@ -10,13 +10,17 @@ stdout, flushed at once, so the test can wait for it:
                                    CONNECTED or FAIL <reason> / RECV <line> / CLOSED
                                    each stdin line is sent to the server
   tcp-connect HOST PORT [SPORT [TIMEOUT [SRC]]]
-                                   exit 0 when the handshake completes, 1 otherwise
+                                   CONNECTED (exit 0) / TIMEOUT (exit 2: no answer, a firewall
+                                   drop) / REFUSED (exit 3: a RST came back, nobody listens) /
+                                   RESET (exit 4) / UNREACHABLE (exit 5: no neighbour answered,
+                                   or an ICMP unreachable came back) / FAIL <reason> (exit 1)
   udp-server PORT[,PORT...]        LISTENING / RECV <host> <port> <data>; replies "echo:<data>"
   udp-send HOST PORT DATA [SPORT [TIMEOUT [SRC]]]
                                    REPLY <data> (exit 0) / REFUSED (exit 3: an ICMP port
                                    unreachable came back) / TIMEOUT (exit 2)
 SPORT 0 = any source port; SRC = source address to bind (e.g. an allowed address pair).
 """
+import errno
 import select
 import socket
 import sys
@@ -133,9 +137,23 @@ def tcp_connect(host, port, sport, timeout, src):
     s.settimeout(timeout)
     try:
         s.connect((host, port))
-    except OSError:
+    except socket.timeout:
+        out("TIMEOUT")
+        return 2
+    except ConnectionRefusedError:
+        out("REFUSED")
+        return 3
+    except ConnectionResetError:
+        out("RESET")
+        return 4
+    except OSError as e:
+        if e.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+            out("UNREACHABLE")
+            return 5
+        out("FAIL %s" % e)
         return 1
     s.close()
+    out("CONNECTED")
     return 0
 
 

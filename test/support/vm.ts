@@ -54,6 +54,22 @@ export interface UdpSendOptions {
 
 export type UdpOutcome = 'reply' | 'refused' | 'timeout';
 
+/**
+ * How a TCP connect ended: `timeout` — nothing came back (the SYN or its answer was
+ * dropped); `refused` — a RST came back (the path is open but nobody listens);
+ * `unreachable` — neighbour resolution (ARP/ND) went unanswered, or an ICMP unreachable came
+ * back; `reset` — reset during the handshake.
+ */
+export type TcpOutcome = 'connected' | 'timeout' | 'refused' | 'reset' | 'unreachable';
+
+const TCP_OUTCOME_BY_EXIT: Record<number, TcpOutcome> = {
+  0: 'connected',
+  2: 'timeout',
+  3: 'refused',
+  4: 'reset',
+  5: 'unreachable',
+};
+
 /** A long-running process whose stdout is read line by line. */
 export class LineProcess {
   readonly lines: string[] = [];
@@ -142,7 +158,14 @@ export interface Vm {
   /** Start a long-running command inside the VM. */
   spawn(cmd: string, ...args: string[]): LineProcess;
   ping(dst: string, opts?: PingOptions): Promise<boolean>;
+  /**
+   * true: the handshake completed; false: it timed out (a drop). Anything else — refused
+   * (a dead or missing listener), reset, unreachable — throws: a test that expects a drop
+   * must not pass because nobody listened.
+   */
   tcpConnect(dst: string, port: number, opts?: ConnectOptions): Promise<boolean>;
+  /** The connect attempt's outcome, whatever it is. */
+  tcpConnectOutcome(dst: string, port: number, opts?: ConnectOptions): Promise<TcpOutcome>;
   /** A dual-stack TCP server that logs ACCEPT/RECV lines and sends its stdin lines. */
   listenTcp(port: number | number[]): Promise<LineProcess>;
   /** A TCP client that holds its connection open; resolves once CONNECTED or FAIL. */
@@ -270,7 +293,7 @@ export async function addVm(ovs: OvsSandbox, o: VmOptions): Promise<Vm> {
       const r = await runRaw('ip', ['netns', 'exec', netns, 'ping', ...args, dst]);
       return r.code === 0;
     },
-    async tcpConnect(dst, port, c = {}) {
+    async tcpConnectOutcome(dst, port, c = {}) {
       const r = await peer(
         'tcp-connect',
         dst,
@@ -279,7 +302,21 @@ export async function addVm(ovs: OvsSandbox, o: VmOptions): Promise<Vm> {
         String((c.timeoutMs ?? 1000) / 1000),
         c.srcAddr ?? '',
       );
-      return r.code === 0;
+      const outcome = TCP_OUTCOME_BY_EXIT[r.code];
+      if (outcome === undefined)
+        throw new Error(
+          `tcp-connect from ${o.name} to [${dst}]:${port} failed (${r.code}): ${r.stdout.trim()} ${r.stderr.trim()}`,
+        );
+      return outcome;
+    },
+    async tcpConnect(dst, port, c = {}) {
+      const outcome = await vm.tcpConnectOutcome(dst, port, c);
+      if (outcome === 'connected') return true;
+      if (outcome === 'timeout') return false;
+      throw new Error(
+        `tcp connect from ${o.name} to [${dst}]:${port}: ${outcome}, not connected or dropped` +
+          (outcome === 'refused' ? ' (is the server still listening?)' : ''),
+      );
     },
     async listenTcp(port) {
       const p = spawnIn(SYSTEM_PYTHON, '-u', NETPEER, 'tcp-server', [port].flat().join(','));
