@@ -9,7 +9,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { compile, Table } from '../../src/compiler/index.js';
+import { compile, Flag, Table } from '../../src/compiler/index.js';
 import * as fx from '../../src/model/fixtures.js';
 import { normalizePolicy } from '../../src/model/policy.js';
 import type {
@@ -21,7 +21,7 @@ import type {
   Policy,
   SecurityGroupRule,
 } from '../../src/model/types.js';
-import type { Flow, FlowTable, Match } from '../../src/openflow/ir.js';
+import { CtState, type Flow, type FlowTable, type Match } from '../../src/openflow/ir.js';
 import { formatFlows } from '../../src/openflow/text.js';
 import { type OvsSandbox, startOvs } from '../support/ovs.js';
 import { addVm, type Vm } from '../support/vm.js';
@@ -81,7 +81,7 @@ export interface Bed {
   readonly ovs: OvsSandbox;
   readonly vms: Record<string, BedVm>;
   /** Build, normalise, compile and install the policy; returns the compiler's result. */
-  apply(spec: PolicySpec, mutate?: (flows: FlowTable) => FlowTable): Promise<CompileResult>;
+  apply(spec: PolicySpec, mutate?: Mutant): Promise<CompileResult>;
   policy(spec: PolicySpec): Policy;
   compile(spec: PolicySpec): { normalized: NormalizedPolicy; result: CompileResult };
   stop(): Promise<void>;
@@ -111,13 +111,70 @@ function without(match: Match, ...fields: (keyof Match)[]): Match {
 
 const isDropFlow = (f: Flow) => f.actions.length === 0 || f.actions.every((a) => a.type === 'drop');
 
+/** Flows with equal (table, priority, match) collapse to the last one (a mutant may make some). */
+function dedupe(flows: FlowTable): Flow[] {
+  const byKey = new Map<string, Flow>();
+  for (const f of flows) {
+    const match = Object.entries(f.match)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, m]) => `${k}=${m?.value}/${m?.mask}`)
+      .join(',');
+    byKey.set(`${f.table}|${f.priority}|${match}`, f);
+  }
+  return [...byKey.values()];
+}
+
+/** The CIDRs (as `addr/prefix` of the normalised form) of every allowed address pair. */
+function pairCidrs(policy: Policy): Set<string> {
+  const text = (p: NormalizedPolicy) =>
+    new Set(
+      [...p.ports.values()].flatMap((port) =>
+        port.addresses.map((a) => `${port.id} ${a.cidr.addr}/${a.cidr.prefix}`),
+      ),
+    );
+  const all = text(normalizePolicy(policy));
+  const fixed = text(
+    normalizePolicy({
+      ...policy,
+      ports: policy.ports.map((p) => ({ ...p, allowed_address_pairs: [] })),
+    }),
+  );
+  return new Set([...all].filter((a) => !fixed.has(a)).map((a) => a.split(' ')[1]!));
+}
+
+const REMOTE_FIELDS = [
+  'ct_nw_src',
+  'ct_nw_dst',
+  'ct_ipv6_src',
+  'ct_ipv6_dst',
+  'ip_src',
+  'ip_dst',
+  'ipv6_src',
+  'ipv6_dst',
+] as const;
+
+/** The prefix length of a CIDR mask of `bits` bits (undefined mask: a host). */
+function prefixOf(mask: bigint | undefined, bits: number): number {
+  if (mask === undefined) return bits;
+  let n = 0;
+  for (let i = bits - 1; i >= 0 && (mask >> BigInt(i)) & 1n; i--) n++;
+  return n;
+}
+
+/**
+ * A deliberately broken compiler: the compiled table (and the Neutron resources it came
+ * from) in, a broken table out.
+ */
+export type Mutant = (flows: FlowTable, policy: Policy) => FlowTable;
+
 /**
  * Deliberately broken compilers, to show the suite notices (mutation testing of the tests):
- * `SGF_E2E_MUTANT=<name> npx vitest run test/e2e/...` installs the mutated table in every
- * test, and the tests that guard that property must fail. The suites also apply some of
- * them themselves ("the checks are live" tests).
+ * `SGF_E2E_MUTANT=<name> npx vitest run test/e2e/...` installs the mutated table wherever a
+ * test installs flows (every file of test/e2e: `withEnvMutant`), and the tests that guard
+ * that property must fail. The suites also apply some of them themselves ("the checks are
+ * live" tests).
  */
-export const MUTANTS: Record<string, (flows: FlowTable) => FlowTable> = {
+export const MUTANTS: Record<string, Mutant> = {
   /** Egress port security forgets to check the IP source (MAC still checked). */
   'no-ip-antispoof': (flows) =>
     flows.map((f) =>
@@ -135,6 +192,30 @@ export const MUTANTS: Record<string, (flows: FlowTable) => FlowTable> = {
     flows.map((f) =>
       f.table === Table.EgressPortSecurity
         ? { ...f, match: without(f.match, 'arp_spa', 'arp_sha') }
+        : f,
+    ),
+  /** ND advertisements pass for any target: the `nd_target` check of the NA bypass is gone. */
+  'no-nd-target-check': (flows) =>
+    dedupe(
+      flows.map((f) =>
+        f.table === Table.EgressPortSecurity ? { ...f, match: without(f.match, 'nd_target') } : f,
+      ),
+    ),
+  /**
+   * The always-allowed egress (ARP, ND, RS, MLD, DHCP and DHCPv6 client) no longer bypasses
+   * the rules: it goes to the state table like any other packet.
+   */
+  'no-egress-bypass': (flows) =>
+    flows.map((f) =>
+      f.table === Table.EgressPortSecurity
+        ? {
+            ...f,
+            actions: f.actions.map((a) =>
+              a.type === 'goto_table' && a.table === Table.Forward
+                ? { ...a, table: Table.EgressState }
+                : a,
+            ),
+          }
         : f,
     ),
   /** The always-dropped egress flows (DHCP server, RA, redirect) are missing. */
@@ -174,6 +255,64 @@ export const MUTANTS: Record<string, (flows: FlowTable) => FlowTable> = {
           }
         : f,
     ),
+  /**
+   * A stale allow: established connections skip the rules (the classic "-m state
+   * ESTABLISHED -j ACCEPT"), so removing a rule no longer cuts its connections.
+   */
+  'established-bypass': (flows) => [
+    ...flows,
+    ...[Table.EgressState, Table.IngressState].map((table): Flow => ({
+      table,
+      priority: 85,
+      cookie: 0n,
+      match: {
+        ct_state: {
+          value: BigInt(CtState.TRK | CtState.EST),
+          mask: BigInt(CtState.TRK | CtState.EST | CtState.INV),
+        },
+        reg0: { value: BigInt(Flag.Stateful), mask: BigInt(Flag.Stateful) },
+      },
+      actions: [{ type: 'goto_table', table: Table.Allow }],
+    })),
+  ],
+  /**
+   * ICMP errors (destination unreachable, time exceeded, packet too big) are let in without
+   * asking conntrack whether they belong to a connection.
+   */
+  'icmp-errors-bypass': (flows) => [
+    ...flows,
+    ...[
+      { eth_type: 0x0800n, ip_proto: 1n, field: 'icmp_type', types: [3n, 11n] },
+      { eth_type: 0x86ddn, ip_proto: 58n, field: 'icmpv6_type', types: [1n, 2n, 3n] },
+    ].flatMap(({ eth_type, ip_proto, field, types }) =>
+      types.map((type): Flow => ({
+        table: Table.IngressPortSecurity,
+        priority: 95,
+        cookie: 0n,
+        match: {
+          eth_type: { value: eth_type },
+          ip_proto: { value: ip_proto },
+          [field]: { value: type },
+        },
+        actions: [{ type: 'goto_table', table: Table.Output }],
+      })),
+    ),
+  ],
+  /** Remote groups forget their members' allowed-address-pair IPs (fixed IPs still count). */
+  'no-pair-remotes': (flows, policy) => {
+    const pairs = pairCidrs(policy);
+    const isPairRemote = (f: Flow) =>
+      REMOTE_FIELDS.some((name) => {
+        const m = f.match[name];
+        if (!m) return false;
+        const bits = name.includes('ipv6') ? 128 : 32;
+        return pairs.has(`${m.value}/${prefixOf(m.mask, bits)}`);
+      });
+    return flows.filter(
+      (f) =>
+        !((f.table === Table.EgressRules || f.table === Table.IngressRules) && isPairRemote(f)),
+    );
+  },
 };
 
 const ENV_MUTANT = process.env.SGF_E2E_MUTANT;
@@ -181,6 +320,11 @@ if (ENV_MUTANT !== undefined && !(ENV_MUTANT in MUTANTS)) {
   throw new Error(
     `SGF_E2E_MUTANT=${ENV_MUTANT}: expected one of ${Object.keys(MUTANTS).join(', ')}`,
   );
+}
+
+/** The table to install: `flows`, broken by the mutant `SGF_E2E_MUTANT` names, if any. */
+export function withEnvMutant(flows: FlowTable, policy: Policy): FlowTable {
+  return ENV_MUTANT ? MUTANTS[ENV_MUTANT]!(flows, policy) : flows;
 }
 
 /** Install a desired flow table into the bridge, replacing whatever is there, atomically. */
@@ -282,9 +426,9 @@ export async function startBed(name: string, specs: VmSpec[]): Promise<Bed> {
       compile: compileSpec,
       async apply(spec, mutate) {
         const { result } = compileSpec(spec);
-        let flows = mutate ? mutate(result.flows) : result.flows;
-        if (ENV_MUTANT) flows = MUTANTS[ENV_MUTANT]!(flows);
-        await installFlows(ovs, flows);
+        const policy = buildPolicy(vms, spec);
+        const flows = mutate ? mutate(result.flows, policy) : result.flows;
+        await installFlows(ovs, withEnvMutant(flows, policy));
         return result;
       },
       stop: () => ovs.stop(),

@@ -24,6 +24,7 @@ import {
   macOf,
   NET,
   type PolicySpec,
+  withEnvMutant,
 } from './harness.js';
 
 const UPLINK = 100;
@@ -51,7 +52,22 @@ async function vmOn(ovs: OvsSandbox, name: string, n: number): Promise<BedVm> {
 }
 
 beforeAll(async () => {
-  const [h1, h2] = await Promise.all([startOvs({ name: 'host1' }), startOvs({ name: 'host2' })]);
+  // If one host fails to start, the other must still be stopped (afterAll sees no hosts yet).
+  const starting = await Promise.allSettled([
+    startOvs({ name: 'host1' }),
+    startOvs({ name: 'host2' }),
+  ]);
+  const failed = starting.find((r) => r.status === 'rejected');
+  if (failed) {
+    await Promise.all(
+      starting.map((r) => (r.status === 'fulfilled' ? r.value.stop() : Promise.resolve())),
+    );
+    throw failed.reason;
+  }
+  const [h1, h2] = starting.map((r) => (r as PromiseFulfilledResult<OvsSandbox>).value) as [
+    OvsSandbox,
+    OvsSandbox,
+  ];
   hosts = [
     { ovs: h1, vms: [] },
     { ovs: h2, vms: [] },
@@ -105,18 +121,22 @@ afterAll(async () => {
   await Promise.all(hosts.map((h) => h.ovs.stop()));
 });
 
-/** One policy, compiled and installed on each host for its own ports. */
+/** One policy, compiled and installed on each host for its own ports (SGF_E2E_MUTANT too). */
 async function apply(spec: PolicySpec): Promise<void> {
-  const policy = normalizePolicy(buildPolicy(vms, spec));
+  const raw = buildPolicy(vms, spec);
+  const policy = normalizePolicy(raw);
   await Promise.all(
     hosts.map((h) =>
       installFlows(
         h.ovs,
-        compile({
-          policy,
-          localPorts: h.vms.map((v) => ({ portId: v.portId, ofport: v.ofport })),
-          uplinkOfport: UPLINK,
-        }).flows,
+        withEnvMutant(
+          compile({
+            policy,
+            localPorts: h.vms.map((v) => ({ portId: v.portId, ofport: v.ofport })),
+            uplinkOfport: UPLINK,
+          }).flows,
+          raw,
+        ),
       ),
     ),
   );
@@ -124,38 +144,39 @@ async function apply(spec: PolicySpec): Promise<void> {
 
 const vm = (name: string) => vms[name]!;
 
-/** Run tcpdump on host 1's uplink while `during` runs; the lines it printed. */
+/**
+ * Run tcpdump on host 1's uplink while `during` runs; the lines it printed. tcpdump is one of
+ * the sandbox's children (killed with it if the test dies) and is stopped by its pid at once
+ * after its first packet, or 3 s after `during` if none came.
+ */
 async function onTheWire(filter: string, during: () => Promise<unknown>): Promise<string> {
+  const ovs = hosts[0]!.ovs;
+  // `ip netns exec` execs tcpdump: the child's pid is tcpdump's.
   const child = spawn(
     'ip',
-    [
-      'netns',
-      'exec',
-      hosts[0]!.ovs.netns,
-      'timeout',
-      '5',
-      'tcpdump',
-      '-l',
-      '-nn',
-      '-e',
-      '-c',
-      '1',
-      '-i',
-      'upl',
-      filter,
-    ],
+    ['netns', 'exec', ovs.netns, 'tcpdump', '-l', '-nn', '-e', '-c', '1', '-i', 'upl', filter],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  ovs.children.add(child);
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const done = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  // Wait until tcpdump is capturing.
-  for (let i = 0; i < 50 && !/listening on/.test(err); i++)
-    await new Promise((r) => setTimeout(r, 50));
-  await during();
-  await done;
+  try {
+    // Wait until tcpdump is capturing.
+    for (let i = 0; i < 50 && !/listening on/.test(err); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    if (!/listening on/.test(err)) throw new Error(`tcpdump did not start: ${err}`);
+    await during();
+    await Promise.race([done, new Promise((r) => setTimeout(r, 3000))]);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      process.kill(child.pid, 'SIGTERM');
+      await done;
+    }
+    ovs.children.delete(child);
+  }
   return out;
 }
 
