@@ -7,7 +7,7 @@
  * also 10.0.0.103 which is no pair of c). Unless a test says otherwise a and c may send
  * anything, and b's ingress rules are the subject.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LineProcess } from '../support/vm.js';
 import {
   type Bed,
@@ -34,6 +34,12 @@ beforeAll(async () => {
   for (const vm of [a!, b!, c!]) {
     servers.push(await vm.listenTcp(TCP_PORTS), await vm.udpListen(UDP_PORTS));
   }
+});
+
+afterEach(() => {
+  // A dead server would turn "dropped" into "refused": tcpConnect throws on that, udpSend
+  // reports it; this says which server died.
+  for (const s of servers) expect(s.running, `server ${s.child.spawnargs.join(' ')}`).toBe(true);
 });
 
 afterAll(async () => {
@@ -77,6 +83,34 @@ describe('default deny', () => {
     expect(await a.udpSend(b.ip4!, 53, 'x')).toBe('timeout');
     expect(await b.ping(a.ip4!)).toBe(false);
     expect(await a.ping(b.ip6!)).toBe(false);
+    expect(await b.tcpConnect(a.ip4!, 80)).toBe(false);
+    expect(await b.udpSend(a.ip6!, 53, 'x')).toBe('timeout');
+
+    // ...but its ARP and ND do work: b resolves a (its request out, a's answer in).
+    await b.exec('ip', 'neigh', 'flush', 'all');
+    expect(await b.ping(a.ip4!)).toBe(false);
+    expect(await b.ping(a.ip6!)).toBe(false);
+    const neigh = await b.exec('ip', 'neigh', 'show');
+    expect(neigh).toMatch(new RegExp(`${a.ip4!.replace(/\./g, '\\.')} .*lladdr ${a.mac}`));
+    expect(neigh).toMatch(new RegExp(`${a.ip6!} .*lladdr ${a.mac}`));
+    // ...and its DHCP and DHCPv6 client traffic (68→67, 546→547) reaches a server; the same
+    // datagrams from another source port are ordinary traffic: dropped. (The server's answer
+    // never comes back: a VM may not send DHCP server replies, whatever its rules.)
+    const [dhcp, dhcp6] = [await a.udpListen(67), await a.udpListen(547)];
+    try {
+      const got = (srv: LineProcess, pattern: RegExp) => srv.waitFor(pattern, 500);
+      expect(await b.udpSend(a.ip4!, 67, 'dhcp', { srcPort: 68 })).toBe('timeout');
+      expect(await got(dhcp, /^RECV 10\.0\.0\.2 68 dhcp$/)).toBe(true);
+      expect(await b.udpSend(a.ip6!, 547, 'dhcp6', { srcPort: 546 })).toBe('timeout');
+      expect(await got(dhcp6, /^RECV fd00::2 546 dhcp6$/)).toBe(true);
+      expect(await b.udpSend(a.ip4!, 67, 'not-dhcp', { srcPort: 69 })).toBe('timeout');
+      expect(await got(dhcp, /not-dhcp$/)).toBe(false);
+      expect(await b.udpSend(a.ip6!, 547, 'not-dhcp6', { srcPort: 545 })).toBe('timeout');
+      expect(await got(dhcp6, /not-dhcp6$/)).toBe(false);
+    } finally {
+      dhcp.stop();
+      dhcp6.stop();
+    }
   });
 
   it('a group with only egress rules receives no new connections', async () => {
@@ -84,8 +118,29 @@ describe('default deny', () => {
       groups: { client: { rules: EGRESS_ALL } },
       ports: { a: { groups: ['client'] }, b: { groups: ['client'] } },
     });
-    expect(await vm('a').tcpConnect(vm('b').ip4!, 80)).toBe(false);
-    expect(await vm('b').tcpConnect(vm('a').ip4!, 80)).toBe(false);
+    const [a, b] = [vm('a'), vm('b')];
+    expect(await a.tcpConnect(b.ip4!, 80)).toBe(false);
+    expect(await b.tcpConnect(a.ip4!, 80)).toBe(false);
+    expect(await a.udpSend(b.ip4!, 53, 'x')).toBe('timeout');
+    expect(await a.ping(b.ip6!)).toBe(false);
+    // Control: the same ports with an ingress rule for what was tried.
+    await bed.apply({
+      groups: {
+        client: { rules: EGRESS_ALL },
+        server: {
+          rules: [
+            { dir: 'ingress', proto: 'tcp', ports: [80, 80] },
+            { dir: 'ingress', proto: 'udp', ports: [53, 53] },
+            { dir: 'ingress', eth: 'IPv6', proto: 'ipv6-icmp' },
+          ],
+        },
+      },
+      ports: { a: { groups: ['client', 'server'] }, b: { groups: ['client', 'server'] } },
+    });
+    expect(await a.tcpConnect(b.ip4!, 80)).toBe(true);
+    expect(await b.tcpConnect(a.ip4!, 80)).toBe(true);
+    expect(await a.udpSend(b.ip4!, 53, 'x')).toBe('reply');
+    expect(await a.ping(b.ip6!)).toBe(true);
   });
 });
 
@@ -291,6 +346,27 @@ describe('remote side', () => {
     );
     expect(await vm('c').tcpConnect(vm('b').ip4!, 80)).toBe(true);
     expect(await vm('a').tcpConnect(vm('b').ip4!, 80)).toBe(false);
+  });
+
+  it('address group on egress, IPv4 and IPv6: towards its CIDRs only', async () => {
+    await bed.apply({
+      groups: {
+        server: { rules: INGRESS_ALL },
+        subject: {
+          rules: [
+            { dir: 'egress', eth: 'IPv4', proto: 'tcp', remoteAg: 'ag' },
+            { dir: 'egress', eth: 'IPv6', proto: 'tcp', remoteAg: 'ag' },
+          ],
+        },
+      },
+      ports: { a: { groups: ['subject'] }, b: { groups: ['server'] }, c: { groups: ['server'] } },
+      addressGroups: { ag: ['10.0.0.3/32', 'fd00::2/128'] },
+    });
+    const [a, b, c] = [vm('a'), vm('b'), vm('c')];
+    expect(await a.tcpConnect(c.ip4!, 80)).toBe(true);
+    expect(await a.tcpConnect(b.ip4!, 80)).toBe(false);
+    expect(await a.tcpConnect(b.ip6!, 80)).toBe(true);
+    expect(await a.tcpConnect(c.ip6!, 80)).toBe(false);
   });
 
   it('an address pair not bound to the port is not a source at all', async () => {

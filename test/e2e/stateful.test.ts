@@ -1,6 +1,7 @@
 /**
  * Connection state on real traffic: replies of allowed connections pass and unsolicited
- * "replies" do not; related ICMP errors reach the client; removing a rule cuts an established
+ * "replies" do not; related ICMP errors reach the client, ICMP errors about connections that do
+ * not exist do not; removing a rule cuts an established
  * connection both ways and re-adding it lets a new one open; same-host traffic is judged on
  * both ports; broadcast and multicast are judged by the receivers' ingress rules; a port with
  * port security off is unfiltered; stateless groups judge every packet on its own.
@@ -8,7 +9,7 @@
  * VMs: a (10.0.0.1), b (10.0.0.2), c (10.0.0.3), d (10.0.0.4; port security off unless a test
  * says otherwise).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { frameArrives, Scapy } from '../support/scapy.js';
 import type { LineProcess } from '../support/vm.js';
 import { type Bed, EGRESS_ALL, INGRESS_ALL, type PolicySpec, startBed } from './harness.js';
@@ -31,6 +32,13 @@ beforeAll(async () => {
   }
   const started = await Promise.all(Object.values(bed.vms).map((v) => Scapy.start(v)));
   for (const s of started) scapy[s.vm.name] = s;
+});
+
+afterEach(() => {
+  // A dead server would turn "dropped" into "refused" (tcpConnect throws on that, udpSend
+  // says so); name it here.
+  for (const [name, srv] of [...Object.entries(tcpSrv), ...Object.entries(udpSrv)])
+    expect(srv.running, `server on ${name}: ${srv.child.spawnargs.join(' ')}`).toBe(true);
 });
 
 afterAll(async () => {
@@ -95,6 +103,23 @@ describe('replies and related', () => {
     expect(await frameArrives(scapy.d!, scapy.a!, [udpReply], { filter: 'udp port 45681' })).toBe(
       true,
     );
+    // An echo reply nobody asked for is dropped; the reply to a's own echo request passes.
+    const echoReply = (id: number) => `${ether}/ICMP(type=0, id=${id}, seq=1)/Raw(b'pong')`;
+    const replySeen = (id: number) =>
+      `p.haslayer(ICMP) and p[ICMP].type == 0 and p[ICMP].id == ${id}`;
+    expect(
+      await frameArrives(scapy.d!, scapy.a!, [echoReply(45690)], {
+        filter: 'icmp',
+        lfilter: replySeen(45690),
+      }),
+    ).toBe(false);
+    const echoRequest = `Ether(src='${a.mac}', dst='${d.mac}')/IP(src='${a.ip4}', dst='${d.ip4}')/ICMP(type=8, id=45691, seq=1)/Raw(b'ping')`;
+    expect(
+      await frameArrives(scapy.a!, scapy.a!, [echoRequest], {
+        filter: 'icmp',
+        lfilter: replySeen(45691),
+      }),
+    ).toBe(true);
   });
 
   it('related ICMP: UDP to a closed but allowed port gets its port unreachable back', async () => {
@@ -121,6 +146,71 @@ describe('replies and related', () => {
     });
     expect(await vm('a').udpSend(vm('b').ip6!, 7002, 'x')).toBe('refused');
     expect(await vm('a').udpSend(vm('b').ip6!, 7011, 'x')).toBe('timeout');
+  });
+});
+
+describe('ICMP errors pass only for a connection that exists', () => {
+  // a may send anything and accepts nothing new; d (port security off) crafts the errors, so
+  // what reaches a is judged by a's ingress alone.
+  const spec: PolicySpec = {
+    groups: { client: { rules: EGRESS_ALL } },
+    ports: { a: { groups: ['client'] }, d: { portSecurity: false } },
+  };
+  /** Does d's ICMP error, quoting `quoted` (a packet from a to d), reach a? */
+  const errorArrives = (v6: boolean, error: string, quoted: string, sport: number) => {
+    const [a, d] = [vm('a'), vm('d')];
+    const l3 = v6 ? `IPv6(src='${d.ip6}', dst='${a.ip6}')` : `IP(src='${d.ip4}', dst='${a.ip4}')`;
+    const frame = `Ether(src='${d.mac}', dst='${a.mac}')/${l3}/${error}/${quoted}`;
+    const inner = quoted.includes('TCP(') ? 'TCPerror' : 'UDPerror';
+    return frameArrives(scapy.d!, scapy.a!, [frame], {
+      filter: v6 ? 'icmp6' : 'icmp',
+      lfilter: `p.haslayer(${inner}) and p[${inner}].sport == ${sport}`,
+    });
+  };
+
+  for (const v6 of [false, true]) {
+    it(`port unreachable and TTL exceeded about a UDP flow (IPv${v6 ? 6 : 4}): only if the flow exists`, async () => {
+      await bed.apply(spec);
+      const [a, d] = [vm('a'), vm('d')];
+      const [aIp, dIp] = v6 ? [a.ip6!, d.ip6!] : [a.ip4!, d.ip4!];
+      const base = v6 ? 45720 : 45700;
+      // The flow a opened (d's server answers it); base + 1 was never used.
+      expect(await a.udpSend(dIp, 9999, 'open', { srcPort: base })).toBe('reply');
+      const quoted = (sport: number) =>
+        `${v6 ? 'IPv6' : 'IP'}(src='${aIp}', dst='${dIp}')/UDP(sport=${sport}, dport=9999)`;
+      const errors = v6
+        ? ['ICMPv6DestUnreach(code=4)', 'ICMPv6TimeExceeded(code=0)']
+        : ['ICMP(type=3, code=3)', 'ICMP(type=11, code=0)'];
+      for (const error of errors) {
+        expect(await errorArrives(v6, error, quoted(base), base), `${error} for the flow`).toBe(
+          true,
+        );
+        expect(
+          await errorArrives(v6, error, quoted(base + 1), base + 1),
+          `${error} for no flow`,
+        ).toBe(false);
+      }
+    });
+  }
+
+  it('an ICMP error about a TCP connection passes; about a connection that does not exist, not', async () => {
+    await bed.apply(spec);
+    const [a, d] = [vm('a'), vm('d')];
+    const cli = await a.tcpClient(d.ip4!, 80, { srcPort: 45740 });
+    try {
+      expect(cli.lines).toContain('CONNECTED');
+      const quoted = (sport: number) =>
+        `IP(src='${a.ip4}', dst='${d.ip4}')/TCP(sport=${sport}, dport=80, flags='A', seq=1)`;
+      const unreach = 'ICMP(type=3, code=1)';
+      expect(await errorArrives(false, unreach, quoted(45740), 45740)).toBe(true);
+      expect(await errorArrives(false, unreach, quoted(45741), 45741)).toBe(false);
+      // The connection itself still carries data afterwards.
+      const mark = tcpSrv.d!.lines.length;
+      cli.write('after-error');
+      expect(await tcpSrv.d!.waitFor(/^RECV after-error$/, 2000, mark)).toBe(true);
+    } finally {
+      cli.stop();
+    }
   });
 });
 
@@ -320,8 +410,18 @@ describe('broadcast and multicast', () => {
     await bed.apply({
       groups: {
         client: { rules: EGRESS_ALL },
-        open: { rules: [{ dir: 'ingress', proto: 'udp', ports: [9999, 9999] }] },
-        closed: { rules: [{ dir: 'ingress', proto: 'udp', ports: [53, 53] }] },
+        open: {
+          rules: [
+            { dir: 'ingress', proto: 'udp', ports: [9999, 9999] },
+            { dir: 'ingress', eth: 'IPv6', proto: 'udp', ports: [9999, 9999] },
+          ],
+        },
+        closed: {
+          rules: [
+            { dir: 'ingress', proto: 'udp', ports: [53, 53] },
+            { dir: 'ingress', eth: 'IPv6', proto: 'udp', ports: [53, 53] },
+          ],
+        },
       },
       ports: {
         a: { groups: ['client'] },
@@ -333,9 +433,11 @@ describe('broadcast and multicast', () => {
     const a = vm('a');
     const bcast = `Ether(src='${a.mac}', dst='ff:ff:ff:ff:ff:ff')/IP(src='${a.ip4}', dst='10.0.0.255')/UDP(sport=40001, dport=9999)/Raw(b'bc')`;
     const mcast = `Ether(src='${a.mac}', dst='01:00:5e:00:00:fb')/IP(src='${a.ip4}', dst='224.0.0.251', ttl=1)/UDP(sport=40002, dport=9999)/Raw(b'mc')`;
+    const mcast6 = `Ether(src='${a.mac}', dst='33:33:00:00:00:fb')/IPv6(src='${a.ip6}', dst='ff02::fb', hlim=1)/UDP(sport=40003, dport=9999)/Raw(b'mc6')`;
     for (const [frame, port] of [
       [bcast, 40001],
       [mcast, 40002],
+      [mcast6, 40003],
     ] as const) {
       const opts = { filter: `udp src port ${port}` };
       const ids = await Promise.all(['b', 'c', 'd'].map((n) => scapy[n]!.sniffStart(opts.filter)));
@@ -364,7 +466,8 @@ describe('networks', () => {
     });
     const [a, b, c, d] = [vm('a'), vm('b'), vm('c'), vm('d')];
     expect(await a.tcpConnect(b.ip4!, 80)).toBe(true);
-    expect(await a.tcpConnect(c.ip4!, 80)).toBe(false);
+    // Nobody on a's network answers for c's address (ARP does not cross either).
+    expect(['unreachable', 'timeout']).toContain(await a.tcpConnectOutcome(c.ip4!, 80));
     expect(await d.tcpConnect(c.ip4!, 80)).toBe(true);
     const uni = `Ether(src='${a.mac}', dst='${c.mac}')/IP(src='${a.ip4}', dst='${c.ip4}')/UDP(sport=40020, dport=9999)`;
     expect(await frameArrives(scapy.a!, scapy.c!, [uni], { filter: 'udp src port 40020' })).toBe(
