@@ -96,10 +96,17 @@ export class BundleError extends FlowError {
 
 /** The switch offered no OpenFlow version we speak (1.5). */
 export class VersionMismatch extends FlowError {
-  constructor(target: string, offered: readonly number[]) {
+  /**
+   * `offered`: the versions in the peer's HELLO bitmap; without a bitmap, `highest` is its
+   * header version (it speaks that version and below).
+   */
+  constructor(target: string, offered: readonly number[], highest?: number) {
     super('OF_CONNECTION', {
       target,
-      reason: `switch does not speak OpenFlow 1.5 (wire version 6); it offers wire versions ${offered.join(', ')}`,
+      reason:
+        offered.length > 0
+          ? `switch does not speak OpenFlow 1.5 (wire version 6); it offers wire versions ${offered.join(', ')}`
+          : `switch does not speak OpenFlow 1.5 (wire version 6); its HELLO has no version bitmap and wire version ${highest ?? '?'} at most`,
     });
   }
 }
@@ -154,6 +161,8 @@ export class OpenFlowConnection extends EventEmitter<ConnectionEvents> {
   private rejectConnected!: (e: Error) => void;
   state: ConnectionState = 'disconnected';
   datapathId: bigint | undefined;
+  /** How many times a batch write waited for the socket to drain (backpressure engaged). */
+  drainWaits = 0;
 
   private constructor(private readonly opts: ConnectionOptions) {
     super();
@@ -259,8 +268,18 @@ export class OpenFlowConnection extends EventEmitter<ConnectionEvents> {
     const hello = this.expect('hello');
     this.writeRaw(encodeMessage({ type: 'hello', versions: [OFP_VERSION] }, this.xid()));
     const peer = await hello;
-    if (peer.type === 'hello' && peer.versions && !peer.versions.includes(OFP_VERSION)) {
-      throw new VersionMismatch(this.opts.target, peer.versions);
+    if (peer.type === 'hello') {
+      // Without a bitmap the header's version is the peer's highest (OpenFlow 1.5 §7.5.1).
+      const speaks15 = peer.versions
+        ? peer.versions.includes(OFP_VERSION)
+        : (peer.version ?? 0) >= OFP_VERSION;
+      if (!speaks15) {
+        const err = new VersionMismatch(this.opts.target, peer.versions ?? [], peer.version);
+        // OFPET_HELLO_FAILED / OFPHFC_INCOMPATIBLE, with a readable reason, before hanging up.
+        const data = new TextEncoder().encode(err.message);
+        this.send({ type: 'error', errType: 0, errCode: 0, typeName: '', codeName: '', data });
+        throw err;
+      }
     }
     const features = await this.request({ type: 'features_request' }, 'features');
     if (features.type === 'features_reply') this.datapathId = features.datapathId;
@@ -304,6 +323,7 @@ export class OpenFlowConnection extends EventEmitter<ConnectionEvents> {
     const every = this.opts.echoIntervalMs ?? 5000;
     this.echoTimer = setInterval(() => {
       if (this.missedEchoes >= 3) {
+        this.lastError = this.connError(`no echo reply for ${3 * every} ms; dropped the switch`);
         this.sock?.destroy();
         return;
       }
@@ -446,6 +466,7 @@ export class OpenFlowConnection extends EventEmitter<ConnectionEvents> {
   private async drain(): Promise<void> {
     const s = this.sock;
     if (!s || !s.writableNeedDrain) return;
+    this.drainWaits++;
     await new Promise<void>((resolve) => {
       const done = () => {
         s.off('drain', done);

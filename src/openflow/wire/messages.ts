@@ -230,7 +230,13 @@ export interface MeterBand {
 }
 
 export type OfMessage =
-  | { readonly type: 'hello'; readonly versions?: readonly number[] }
+  | {
+      readonly type: 'hello';
+      /** The version bitmap element, if the HELLO carries one. */
+      readonly versions?: readonly number[];
+      /** The header's version: the sender's highest version (default OFP_VERSION). */
+      readonly version?: number;
+    }
   | {
       readonly type: 'error';
       readonly errType: number;
@@ -532,6 +538,7 @@ export function encodeMessage(msg: OfMessage, xid: number): Uint8Array {
   if (bytes.length > 0xffff)
     throw invalidFlow('message', `${bytes.length} bytes exceeds the 65535-byte OpenFlow limit`);
   bytes[1] = type;
+  if (msg.type === 'hello' && msg.version !== undefined) bytes[0] = msg.version;
   bytes[2] = bytes.length >> 8;
   bytes[3] = bytes.length & 0xff;
   return bytes;
@@ -678,28 +685,30 @@ export function decodeMessage(bytes: Uint8Array): Decoded {
   if (version !== OFP_VERSION && type !== OFPT.HELLO && type !== OFPT.ERROR) {
     throw malformed('message', `version 0x${version.toString(16)} is not OpenFlow 1.5 (0x06)`);
   }
+  if (type === OFPT.HELLO) return { xid, msg: decodeHello(version, body) };
   return { xid, msg: decodeBody(type, body, bytes) };
+}
+
+function decodeHello(version: number, r: Reader): OfMessage {
+  const versions: number[] = [];
+  while (r.remaining >= 4) {
+    const t = r.u16();
+    const len = r.u16();
+    const e = r.sub(Math.max(0, len - 4), 'hello element');
+    if (t === 1) {
+      for (let word = 0; e.remaining >= 4; word++) {
+        const bm = e.u32();
+        for (let b = 0; b < 32; b++) if (bm & (1 << b)) versions.push(word * 32 + b);
+      }
+    }
+    r.pos += (8 - (len % 8)) % 8;
+    if (r.pos > r.end) break;
+  }
+  return versions.length > 0 ? { type: 'hello', version, versions } : { type: 'hello', version };
 }
 
 function decodeBody(type: number, r: Reader, raw: Uint8Array): OfMessage {
   switch (type) {
-    case OFPT.HELLO: {
-      const versions: number[] = [];
-      while (r.remaining >= 4) {
-        const t = r.u16();
-        const len = r.u16();
-        const e = r.sub(Math.max(0, len - 4), 'hello element');
-        if (t === 1) {
-          for (let word = 0; e.remaining >= 4; word++) {
-            const bm = e.u32();
-            for (let b = 0; b < 32; b++) if (bm & (1 << b)) versions.push(word * 32 + b);
-          }
-        }
-        r.pos += (8 - (len % 8)) % 8;
-        if (r.pos > r.end) break;
-      }
-      return versions.length > 0 ? { type: 'hello', versions } : { type: 'hello' };
-    }
     case OFPT.ERROR: {
       const errType = r.u16();
       const errCode = r.u16();
