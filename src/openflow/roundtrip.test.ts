@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { Action, FieldMatch, FieldName, FieldSlice, Flow, Match } from './ir.js';
+import type { Action, FieldMatch, FieldName, FieldSlice, Flow, LearnSpec, Match } from './ir.js';
 import { FIELD_TABLE, prerequisiteMet } from './fields.js';
 import { FlowError } from './errors.js';
 import { formatFlow, parseFlow } from './text.js';
@@ -87,27 +87,119 @@ const regSlice: fc.Arbitrary<FieldSlice> = fc
   )
   .map(([i, ofs, n]) => ({ field: `reg${i}` as FieldName, ofs: Math.min(ofs, 32 - n), nBits: n }));
 
+/** A 16-bit register slice (what ct's zone may come from). */
+const zoneSlice: fc.Arbitrary<FieldSlice> = fc
+  .tuple(fc.integer({ min: 0, max: 15 }), fc.constantFrom(0, 16))
+  .map(([i, ofs]) => ({ field: `reg${i}` as FieldName, ofs, nBits: 16 }));
+
+const opt = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
+
+/** Drops undefined properties (the IR never holds an explicit undefined). */
+function defined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+const controllerAction: fc.Arbitrary<Action> = fc
+  .record({
+    maxLen: opt(fc.integer({ min: 0, max: 65535 })),
+    reason: opt(fc.constantFrom('no_match' as const, 'action' as const, 'invalid_ttl' as const)),
+    controllerId: opt(fc.integer({ min: 1, max: 65535 })),
+    userdata: opt(fc.uint8Array({ minLength: 1, maxLength: 12 })),
+    pause: opt(fc.constant(true)),
+    meterId: opt(fc.integer({ min: 1, max: 0xffff0000 })),
+  })
+  .map((c): Action => ({ type: 'controller', ...defined(c) }));
+
+const ctAction: fc.Arbitrary<Action> = fc
+  .record({
+    commit: fc.boolean(),
+    force: fc.boolean(),
+    table: opt(fc.integer({ min: 0, max: 254 })),
+    zone: opt(fc.oneof(fc.integer({ min: 1, max: 65535 }), zoneSlice)),
+    alg: opt(fc.constantFrom('ftp', 'tftp')),
+    mark: u(32),
+    label: u(128),
+  })
+  .map((c): Action => {
+    const exec: Action[] = c.commit
+      ? [
+          { type: 'set_field', field: 'ct_mark', value: c.mark },
+          { type: 'set_field', field: 'ct_label', value: c.label, mask: c.label | 1n },
+        ]
+      : [];
+    return {
+      type: 'ct',
+      ...(c.commit ? { commit: true, exec } : {}),
+      ...(c.commit && c.force ? { force: true } : {}),
+      ...defined({ table: c.table, zone: c.zone, alg: c.commit ? c.alg : undefined }),
+    };
+  });
+
+/** One learn spec of each kind, over register slices of equal width. */
+const learnSpec: fc.Arbitrary<LearnSpec> = fc
+  .tuple(regSlice, fc.integer({ min: 0, max: 15 }), fc.integer({ min: 0, max: 4 }), u(32))
+  .map(([src, j, kind, v]): LearnSpec => {
+    const dst: FieldSlice = { field: `reg${j}` as FieldName, ofs: 0, nBits: src.nBits };
+    const value = v & ((1n << BigInt(src.nBits)) - 1n);
+    switch (kind) {
+      case 0:
+        return { kind: 'match-field', dst, src };
+      case 1:
+        return { kind: 'match-value', dst, value };
+      case 2:
+        return { kind: 'load-field', dst, src };
+      case 3:
+        return { kind: 'load-value', dst, value };
+      default:
+        return { kind: 'output', src: { ...src, nBits: Math.min(src.nBits, 16) } };
+    }
+  });
+
+const learnAction: fc.Arbitrary<Action> = fc
+  .record({
+    table: fc.integer({ min: 0, max: 254 }),
+    priority: opt(fc.integer({ min: 0, max: 65535 })),
+    idleTimeout: opt(fc.integer({ min: 1, max: 65535 })),
+    hardTimeout: opt(fc.integer({ min: 1, max: 65535 })),
+    finIdleTimeout: opt(fc.integer({ min: 1, max: 65535 })),
+    finHardTimeout: opt(fc.integer({ min: 1, max: 65535 })),
+    cookie: opt(fc.bigInt({ min: 1n, max: (1n << 64n) - 1n })),
+    sendFlowRem: opt(fc.constant(true)),
+    deleteLearned: opt(fc.constant(true)),
+    limit: opt(fc.integer({ min: 1, max: 0xffffffff })),
+    specs: fc.array(learnSpec, { maxLength: 4 }),
+  })
+  .map((l): Action => ({ type: 'learn', ...defined(l) }));
+
 const plainAction: fc.Arbitrary<Action> = fc.oneof(
   fc.integer({ min: 1, max: 0xfeff }).map((port): Action => ({ type: 'output', port })),
   fc.constantFrom<Action>(
     { type: 'output', port: 'NORMAL' },
     { type: 'output', port: 'IN_PORT' },
+    { type: 'output', port: 'FLOOD' },
+    { type: 'output', port: 'ALL' },
+    { type: 'output', port: 'LOCAL' },
     { type: 'ct_clear' },
     { type: 'pop_vlan' },
+    { type: 'push_vlan', ethertype: 0x8100 },
+    { type: 'push_vlan', ethertype: 0x88a8 },
   ),
-  fc.integer({ min: 0, max: 65535 }).map((maxLen): Action => ({ type: 'controller', maxLen })),
   fc
-    .uint8Array({ minLength: 1, maxLength: 12 })
-    .map((userdata): Action => ({ type: 'controller', userdata })),
+    .tuple(regSlice, opt(fc.integer({ min: 0, max: 65534 })))
+    .map(([src, maxLen]): Action => ({ type: 'output_reg', src, ...defined({ maxLen }) })),
+  fc.integer({ min: 0, max: 65535 }).map((maxLen): Action => ({ type: 'controller', maxLen })),
+  controllerAction,
   fc
     .tuple(
       fc.integer({ min: 0, max: 254 }),
       fc.option(fc.integer({ min: 1, max: 0xfeff }), { nil: undefined }),
+      fc.boolean(),
     )
-    .map(([table, port]): Action => ({
+    .map(([table, port, ct]): Action => ({
       type: 'resubmit',
       table,
       ...(port !== undefined ? { port } : {}),
+      ...(ct ? { ct: true } : {}),
     })),
   fc
     .tuple(fc.integer({ min: 0, max: 15 }), u(32))
@@ -125,51 +217,48 @@ const plainAction: fc.Arbitrary<Action> = fc.oneof(
         .integer({ min: 1, max: n })
         .map((clause): Action => ({ type: 'conjunction', id, clause, nClauses: n })),
     ),
+  ctAction,
+  learnAction,
+  // Notes come back zero-padded to 8 bytes with the action header; generate them padded.
   fc
-    .record({
-      commit: fc.boolean(),
-      table: fc.integer({ min: 0, max: 254 }),
-      zone: fc.integer({ min: 0, max: 65535 }),
-    })
-    .map((c): Action => ({
-      type: 'ct',
-      commit: c.commit,
-      table: c.table,
-      zone: c.zone,
-      ...(c.commit ? { exec: [{ type: 'set_field', field: 'ct_mark', value: 1n }] } : {}),
-    })),
-  fc
-    .record({ table: fc.integer({ min: 0, max: 254 }), idle: fc.integer({ min: 0, max: 65535 }) })
-    .map((l): Action => ({
-      type: 'learn',
-      table: l.table,
-      idleTimeout: l.idle,
-      specs: [
-        { kind: 'match-value', dst: { field: 'eth_type', ofs: 0, nBits: 16 }, value: 0x800n },
-        {
-          kind: 'match-field',
-          dst: { field: 'reg1', ofs: 0, nBits: 32 },
-          src: { field: 'reg2', ofs: 0, nBits: 32 },
-        },
-        { kind: 'load-value', dst: { field: 'reg3', ofs: 4, nBits: 4 }, value: 5n },
-      ],
-    })),
+    .integer({ min: 0, max: 4 })
+    .chain((k) => fc.uint8Array({ minLength: 6 + 8 * k, maxLength: 6 + 8 * k }))
+    .map((data): Action => ({ type: 'note', data })),
+  fc.integer({ min: 1, max: 0xffff0000 }).map((id): Action => ({ type: 'meter', id })),
 );
+
+/** clone(...) around a few plain actions (one level deep). */
+const cloneAction: fc.Arbitrary<Action> = fc
+  .array(plainAction, { minLength: 1, maxLength: 3 })
+  .map((actions): Action => ({ type: 'clone', actions }));
 
 const actionsArb: fc.Arbitrary<Action[]> = fc
   .tuple(
-    fc.array(plainAction, { maxLength: 5 }),
+    fc.array(fc.oneof({ weight: 6, arbitrary: plainAction }, cloneAction), { maxLength: 5 }),
     fc.option(fc.integer({ min: 1, max: 254 }), { nil: undefined }),
   )
   .map(([a, g]) => (g === undefined ? a : [...a, { type: 'goto_table', table: g }]));
 
-const flowArb: fc.Arbitrary<Flow> = fc.record({
-  table: fc.integer({ min: 0, max: 254 }),
-  priority: fc.integer({ min: 0, max: 65535 }),
-  cookie: u(64),
-  match: matchArb,
-  actions: actionsArb,
-});
+const FLOW_FLAGS = [
+  'send_flow_rem',
+  'check_overlap',
+  'reset_counts',
+  'no_packet_counts',
+  'no_byte_counts',
+] as const;
+
+const flowArb: fc.Arbitrary<Flow> = fc
+  .record({
+    table: fc.integer({ min: 0, max: 254 }),
+    priority: fc.integer({ min: 0, max: 65535 }),
+    cookie: u(64),
+    match: matchArb,
+    actions: actionsArb,
+    idleTimeout: opt(fc.integer({ min: 1, max: 65535 })),
+    hardTimeout: opt(fc.integer({ min: 1, max: 65535 })),
+    flags: fc.subarray([...FLOW_FLAGS]),
+  })
+  .map(({ flags, ...f }): Flow => ({ ...defined(f), ...(flags.length > 0 ? { flags } : {}) }));
 
 const bytesOf = (f: Flow) =>
   Buffer.from(encodeMessage({ type: 'flow_mod', command: 'add', flow: f }, 1)).toString('hex');
