@@ -11,6 +11,7 @@
  * Writes bench/results/openflow.json and bench/results/openflow.md (the same figures as a table).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startOvs } from '../../test/support/ovs.js';
@@ -72,6 +73,7 @@ function median(xs: readonly number[]): number {
 }
 
 async function main(): Promise<void> {
+  const loadBefore = loadavg()[0]!;
   const flows = workload(N);
 
   const enc = time(() =>
@@ -134,6 +136,10 @@ async function main(): Promise<void> {
     raw: { installOursMs: ours.map(Math.round), installOfctlMs: ofctl.map(Math.round) },
     node: process.version,
     date: new Date().toISOString(),
+    loadAverage1m: {
+      before: Number(loadBefore.toFixed(2)),
+      after: Number(loadavg()[0]!.toFixed(2)),
+    },
   };
   const dir = join(import.meta.dirname, '..', 'results');
   mkdirSync(dir, { recursive: true });
@@ -158,6 +164,8 @@ async function main(): Promise<void> {
     `| install, \`ovs-ofctl --bundle add-flows\` of the same flows | ${result.installOfctlMs} ms |`,
     `| **ratio ours / ovs-ofctl** | **${result.installRatioOursOverOfctl}** |`,
     `| dump ${N} flows back to IR | ${result.dumpOursMs} ms |`,
+    '',
+    `Machine load (1-min average) ${result.loadAverage1m.before} before, ${result.loadAverage1m.after} after, on 2 shared cores: absolute times are noise, the ratio is the figure.`,
     '',
     `Runs (ms): ours ${result.raw.installOursMs.join(', ')}; ovs-ofctl ${result.raw.installOfctlMs.join(', ')}.`,
     '',
