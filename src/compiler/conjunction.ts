@@ -17,8 +17,8 @@
  */
 import type { Match } from '../openflow/ir.js';
 import { gotoTable } from './context.js';
-import { fnv1a32, ruleCookie } from './cookie.js';
-import { exact, type FlowSink } from './emit.js';
+import { fnv1a32, originText, ruleCookie, type CookieOrigin } from './cookie.js';
+import { exact, matchKey, type FlowSink } from './emit.js';
 import type { ConjunctiveKey, DimValue } from './rules.js';
 import { Priority, type Tables } from './tables.js';
 
@@ -90,6 +90,89 @@ export function isConjunctive(k: ConjunctiveKey): boolean {
   return f !== null && f.dims.length >= 2;
 }
 
+/**
+ * A key's flows in parts: one part per dimension left after folding (one flow per value) and
+ * one for a single flow (a key with no dimension left, or a conjunction's `conj_id` flow). A
+ * part's `frame` is everything but its values that its flows depend on, so the incremental
+ * compiler can keep a part whose frame and values are unchanged, and within a part keep the
+ * flow of every value it had before.
+ */
+export interface KeyPart {
+  /** Unique within the key. */
+  readonly name: string;
+  readonly frame: string;
+  /** The values, one flow each; null for a single-flow part. */
+  readonly values: readonly DimValue[] | null;
+  /** Adds the flow of `v` (of the part, when it has no values) to `sink`. */
+  emit(sink: FlowSink, v: DimValue | null): void;
+}
+
+/** The parts of one key's flows, given the slots of the conjunctive keys. */
+export function keyParts(t: Tables, k: ConjunctiveKey, slots: ConjunctionSlots): KeyPart[] {
+  const f = foldKey(k);
+  if (f === null) return [];
+  const allow = [gotoTable(t.Allow)];
+  const keyOrigin = ruleCookie(k.ruleIds).origin;
+  const keyText = originText(keyOrigin);
+  const constant = f.constant;
+  const constantText = matchKey(constant);
+  const match = (v: DimValue): Match => ({ ...constant, ...v.match });
+  if (f.dims.length === 0) {
+    return [
+      {
+        name: 'flow',
+        frame: `${k.table}|${Priority.PlainRule}|${constantText}|${keyText}`,
+        values: null,
+        emit: (sink) => sink.add(k.table, Priority.PlainRule, constant, allow, keyOrigin),
+      },
+    ];
+  }
+  if (f.dims.length === 1) {
+    return [
+      {
+        name: 'plain',
+        frame: `${k.table}|${Priority.PlainRule}|${constantText}|${keyText}`,
+        values: f.dims[0]!,
+        emit: (sink, v) =>
+          sink.add(
+            k.table,
+            Priority.PlainRule,
+            match(v!),
+            allow,
+            v!.shared ? keyOrigin : ruleCookie(v!.ruleIds).origin,
+          ),
+      },
+    ];
+  }
+  const priority = slots.priority.get(k.id)!;
+  const id = slots.conjId.get(k.id)!;
+  const n = f.dims.length;
+  const groupOrigin: CookieOrigin = { kind: 'group', groupId: k.groupId };
+  const parts: KeyPart[] = f.dims.map((d, i) => {
+    const clause = [{ type: 'conjunction' as const, id, clause: i + 1, nClauses: n }];
+    return {
+      name: `clause${i + 1}`,
+      frame: `${k.table}|${priority}|${constantText}|conjunction(${id},${i + 1}/${n})|${k.groupId}`,
+      values: d,
+      emit: (sink: FlowSink, v: DimValue | null) =>
+        sink.add(
+          k.table,
+          priority,
+          match(v!),
+          clause,
+          v!.shared ? groupOrigin : ruleCookie(v!.ruleIds).origin,
+        ),
+    };
+  });
+  parts.push({
+    name: 'conj_id',
+    frame: `${k.table}|${priority}|conj_id=${id}|${keyText}`,
+    values: null,
+    emit: (sink) => sink.add(k.table, priority, { conj_id: exact(id) }, allow, keyOrigin),
+  });
+  return parts;
+}
+
 /** One key's flows, given the slots of the conjunctive keys. */
 export function compileKeyFlows(
   t: Tables,
@@ -97,37 +180,8 @@ export function compileKeyFlows(
   k: ConjunctiveKey,
   slots: ConjunctionSlots,
 ): void {
-  const f = foldKey(k);
-  if (f === null) return;
-  const allow = [gotoTable(t.Allow)];
-  const keyOrigin = ruleCookie(k.ruleIds).origin;
-  if (f.dims.length === 0) {
-    sink.add(k.table, Priority.PlainRule, f.constant, allow, keyOrigin);
-  } else if (f.dims.length === 1) {
-    for (const v of f.dims[0]!) {
-      sink.add(
-        k.table,
-        Priority.PlainRule,
-        { ...f.constant, ...v.match },
-        allow,
-        ruleCookie(v.ruleIds).origin,
-      );
-    }
-  } else {
-    const priority = slots.priority.get(k.id)!;
-    const id = slots.conjId.get(k.id)!;
-    const n = f.dims.length;
-    f.dims.forEach((d, i) => {
-      for (const v of d) {
-        sink.add(
-          k.table,
-          priority,
-          { ...f.constant, ...v.match },
-          [{ type: 'conjunction', id, clause: i + 1, nClauses: n }],
-          v.shared ? { kind: 'group', groupId: k.groupId } : ruleCookie(v.ruleIds).origin,
-        );
-      }
-    });
-    sink.add(k.table, priority, { conj_id: exact(id) }, allow, keyOrigin);
+  for (const part of keyParts(t, k, slots)) {
+    if (part.values === null) part.emit(sink, null);
+    else for (const v of part.values) part.emit(sink, v);
   }
 }

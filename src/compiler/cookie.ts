@@ -105,3 +105,21 @@ export function ruleCookie(ruleIds: readonly string[]): { cookie: bigint; origin
     ? { cookie: Cookie.forRule(ids[0]!), origin: { kind: 'rule', ruleId: ids[0]! } }
     : { cookie: Cookie.forRules(ids), origin: { kind: 'rules', ruleIds: ids } };
 }
+
+/** A canonical text of an origin (equal origins, equal texts). */
+export function originText(o: CookieOrigin): string {
+  switch (o.kind) {
+    case 'port':
+      return `port ${o.portId}`;
+    case 'group':
+      return `group ${o.groupId}`;
+    case 'rule':
+      return `rule ${o.ruleId}`;
+    case 'rules':
+      return `rules ${o.ruleIds.join(' ')}`;
+    case 'network':
+      return `network ${o.networkId}`;
+    case 'pipeline':
+      return 'pipeline';
+  }
+}

@@ -24,12 +24,13 @@ export interface Emitted {
   readonly match: Match;
   readonly actions: readonly Action[];
   readonly origin: CookieOrigin;
+  /** `table|priority|matchKey(match)`: the flow's identity in its table. */
+  readonly id: string;
 }
 
 export class FlowSink {
   readonly items: Emitted[] = [];
   readonly warnings: string[] = [];
-
   warn(message: string): void {
     this.warnings.push(message);
   }
@@ -41,7 +42,14 @@ export class FlowSink {
     actions: readonly Action[],
     origin: CookieOrigin,
   ): void {
-    this.items.push({ table, priority, match, actions, origin });
+    this.items.push({
+      table,
+      priority,
+      match,
+      actions,
+      origin,
+      id: `${table}|${priority}|${matchKey(match)}`,
+    });
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * Tables Forward and Output: where a judged packet goes.
  *
- * Forward: destination MAC claimed by local ports on the reg6 network (their own MAC or an
+ * Forward (per network: one unit per claimed MAC, one for flooding): destination MAC claimed
+ * by local ports on the reg6 network (their own MAC or an
  * allowed-address-pair MAC) → for each of them: ct_clear, reg5 := that port, reg0 := its
  * ingress flags → IngressPortSecurity (port security off: straight to Output); one claimant
  * with its own MAC by goto, several by one `clone` each. A pair MAC no local port owns also
@@ -11,7 +12,7 @@
  * dropped when the network has no uplink or the packet came from it.
  * Output: reg5 → `output:<ofport>`; never back out of the in_port (hairpin: dropped).
  */
-import type { Action } from '../openflow/ir.js';
+import type { Action, Match } from '../openflow/ir.js';
 import { uplinkOutput } from './classify.js';
 import {
   gotoTable,
@@ -45,29 +46,32 @@ export function compileForwardSkeleton(t: Tables, sink: FlowSink): void {
   sink.add(t.Forward, Priority.Drop, {}, [], PIPELINE);
 }
 
-/** Forward for one network: unicast to its claimants, flooding, the uplink. */
-export function compileForwardNetwork(
-  ctx: CompileContext,
-  sink: FlowSink,
+/** Local ports of a network that claim one unicast MAC. */
+export interface MacClaim {
+  readonly mac: bigint;
+  readonly ports: readonly LocalPortInfo[];
+  /** Some claimant has it as its own `mac_address` (it lives here, not behind the uplink). */
+  readonly owned: boolean;
+}
+
+/**
+ * Unicast claims of a network: every local port claims its `mac_address` and its allowed-
+ * address-pair MACs (a VRRP virtual MAC may be claimed by several ports). Sorted by MAC;
+ * warns when two ports have the same `mac_address`.
+ */
+export function macClaims(
   networkId: string,
   ports: readonly LocalPortInfo[],
-): void {
-  const { t } = ctx;
-  const key = ctx.networkKeys.get(networkId)!;
-  const net = { [Reg.Network]: exact(key) };
-  const origin = { kind: 'network', networkId } as const;
-  const vlan = ctx.uplinkVlan.get(networkId);
-  const toUplink = ctx.uplink !== null && vlan !== undefined ? uplinkOutput(vlan, ctx.uplink) : [];
-  // Unicast: every local port of the network that claims the MAC, as its own `mac_address`
-  // or as an allowed-address-pair MAC (a VRRP virtual MAC may be claimed by several ports).
-  const claims = new Map<bigint, { ports: LocalPortInfo[]; owned: boolean }>();
+  warn: (message: string) => void,
+): MacClaim[] {
+  const claims = new Map<bigint, { mac: bigint; ports: LocalPortInfo[]; owned: boolean }>();
   for (const l of ports) {
     for (const mac of portMacs(l)) {
-      const c = claims.get(mac) ?? { ports: [], owned: false };
+      const c = claims.get(mac) ?? { mac, ports: [], owned: false };
       c.ports.push(l);
       if (mac === l.port.mac) {
         if (c.owned) {
-          sink.warn(
+          warn(
             `port ${l.port.id} repeats the MAC of another local port on ${networkId}: unicast goes to each`,
           );
         }
@@ -76,37 +80,70 @@ export function compileForwardNetwork(
       claims.set(mac, c);
     }
   }
-  for (const [mac, c] of [...claims].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    const dst = { ...net, eth_dst: exact(mac) };
-    const only = c.ports.length === 1 ? c.ports[0]! : undefined;
-    const o = only ? portOrigin(only) : origin;
-    // A port's own MAC is here; a pair MAC no local port owns may be claimed on another
-    // host too (VRRP master elsewhere), so it also goes out of the uplink.
-    const alsoUplink = !c.owned && toUplink.length > 0;
-    if (only && !alsoUplink) {
-      sink.add(t.Forward, Priority.Specific, dst, deliver(ctx, only, false), o);
-      continue;
-    }
-    const each: Action[] = c.ports.map((l) => ({
-      type: 'clone',
-      actions: deliver(ctx, l, true),
-    }));
-    if (!alsoUplink) {
-      sink.add(t.Forward, Priority.Specific, dst, each, o);
-      continue;
-    }
-    const fromUplink = (set: boolean) => ({
-      [Reg.Flags]: masked(set ? Flag.FromUplink : 0, Flag.FromUplink),
-    });
-    sink.add(
-      t.Forward,
-      Priority.Specific,
-      { ...dst, ...fromUplink(false) },
-      [...each, ...toUplink],
-      o,
-    );
-    sink.add(t.Forward, Priority.Specific, { ...dst, ...fromUplink(true) }, each, o);
+  return [...claims.values()].sort((a, b) => (a.mac < b.mac ? -1 : a.mac > b.mac ? 1 : 0));
+}
+
+function networkMatch(ctx: CompileContext, networkId: string): Match {
+  return { [Reg.Network]: exact(ctx.networkKeys.get(networkId)!) };
+}
+
+function uplinkActions(ctx: CompileContext, networkId: string): Action[] {
+  const vlan = ctx.uplinkVlan.get(networkId);
+  return ctx.uplink !== null && vlan !== undefined ? uplinkOutput(vlan, ctx.uplink) : [];
+}
+
+/** Unicast to one claimed MAC: each claimant (never the sender), and the uplink for pair MACs. */
+export function compileForwardClaim(
+  ctx: CompileContext,
+  sink: FlowSink,
+  networkId: string,
+  c: MacClaim,
+): void {
+  const { t } = ctx;
+  const origin = { kind: 'network', networkId } as const;
+  const toUplink = uplinkActions(ctx, networkId);
+  const dst = { ...networkMatch(ctx, networkId), eth_dst: exact(c.mac) };
+  const only = c.ports.length === 1 ? c.ports[0]! : undefined;
+  const o = only ? portOrigin(only) : origin;
+  // A port's own MAC is here; a pair MAC no local port owns may be claimed on another
+  // host too (VRRP master elsewhere), so it also goes out of the uplink.
+  const alsoUplink = !c.owned && toUplink.length > 0;
+  if (only && !alsoUplink) {
+    sink.add(t.Forward, Priority.Specific, dst, deliver(ctx, only, false), o);
+    return;
   }
+  const each: Action[] = c.ports.map((l) => ({
+    type: 'clone',
+    actions: deliver(ctx, l, true),
+  }));
+  if (!alsoUplink) {
+    sink.add(t.Forward, Priority.Specific, dst, each, o);
+    return;
+  }
+  const fromUplink = (set: boolean) => ({
+    [Reg.Flags]: masked(set ? Flag.FromUplink : 0, Flag.FromUplink),
+  });
+  sink.add(
+    t.Forward,
+    Priority.Specific,
+    { ...dst, ...fromUplink(false) },
+    [...each, ...toUplink],
+    o,
+  );
+  sink.add(t.Forward, Priority.Specific, { ...dst, ...fromUplink(true) }, each, o);
+}
+
+/** Broadcast and multicast to every local port of the network, and other unicast to the uplink. */
+export function compileForwardFlood(
+  ctx: CompileContext,
+  sink: FlowSink,
+  networkId: string,
+  ports: readonly LocalPortInfo[],
+): void {
+  const { t } = ctx;
+  const net = networkMatch(ctx, networkId);
+  const origin = { kind: 'network', networkId } as const;
+  const toUplink = uplinkActions(ctx, networkId);
   const clones: Action[] = ports.map((l) => ({ type: 'clone', actions: deliver(ctx, l, true) }));
   const mcast = masked(MULTICAST_BIT, MULTICAST_BIT);
   sink.add(

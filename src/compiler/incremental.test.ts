@@ -294,7 +294,7 @@ describe('IncrementalCompiler', () => {
     expect(again.recompiled).toBe(0);
     expect(again.change).toEqual({ removed: [], added: [] });
 
-    // One rule added to `admin`: only that group's keys and rule flows are compiled again.
+    // One rule added to `admin`: only units of that group's keys and rule flows are compiled again.
     const withRule = keepUnchanged(
       first,
       normalizePolicy({
@@ -307,7 +307,8 @@ describe('IncrementalCompiler', () => {
     );
     const r = inc.update({ policy: withRule, localPorts });
     expect(r.fresh).toBe(false);
-    expect(r.recompiled).toBe(2); // keys:admin, rules:admin
+    expect(r.recompiledUnits.length).toBeGreaterThan(0);
+    for (const u of r.recompiledUnits) expect(u).toMatch(/^(keys|rules):admin$|^part:admin\|/);
     expect(r.change.removed).toEqual([]);
     expect(r.change.added.length).toBeGreaterThan(0);
     expect(r.change.added.length).toBeLessThanOrEqual(3);
@@ -318,7 +319,8 @@ describe('IncrementalCompiler', () => {
     // A port unplugged: its own unit goes, and what names it (network, groups) is redone.
     const fewer = localPorts.filter((l) => l.portId !== 'raw1');
     const un = inc.update({ policy: withRule, localPorts: fewer });
-    expect(un.recompiled).toBeLessThanOrEqual(3); // network:net1, keys:raw, rules:raw
+    // Its network's flooding, and the units of its group `raw` (raw1 is its only member).
+    for (const u of un.recompiledUnits) expect(u).toMatch(/^flood:net1$|^(keys|rules):raw$/);
     expect(un.change.added.filter((f) => f.match.reg5?.value === 3n)).toEqual([]);
     expect(un.change.removed.length).toBeGreaterThan(0);
     expect(inc.flows().map(flowText)).toEqual(
@@ -361,6 +363,37 @@ describe('IncrementalCompiler', () => {
     // The rival took zz's old priority; zz moved to the next slot.
     const priorities = fresh.filter((f) => f.match.conj_id).map((f) => f.priority);
     expect(priorities.sort()).toEqual([zzPriority, zzPriority + 1]);
+  });
+
+  it('a remote-group member joining adds one flow per key that names the group, re-emitting nothing else', () => {
+    const { policy: raw, localPorts } = demoPolicy();
+    const inc = new IncrementalCompiler();
+    const first = normalizePolicy(raw);
+    inc.update({ policy: first, localPorts });
+    // A second port on another host joins `admin` (web's ssh rule names it; so does a-v6).
+    const joined = keepUnchanged(
+      first,
+      normalizePolicy({
+        ...raw,
+        ports: [
+          ...raw.ports,
+          port('remote2', 'net1', macOf(6), ['10.1.0.6', 'fd00:1::6'], ['admin'], {
+            'binding:host_id': 'host2',
+          }),
+        ],
+      }),
+    );
+    const u = inc.update({ policy: joined, localPorts });
+    expect(inc.flows().map(flowText)).toEqual(
+      compile({ policy: joined, localPorts }).flows.map(flowText),
+    );
+    expect(u.change.removed).toEqual([]);
+    // web-ssh (IPv4, 10.1.0.6) and admin's IPv6 rule (fd00:1::6): one clause flow each.
+    const addrs = u.change.added.map((f) => f.match.ct_nw_src?.value ?? f.match.ct_ipv6_src?.value);
+    expect(addrs.sort()).toEqual([0x0a010006n, 0xfd000001000000000000000000000006n].sort());
+    // Compiled again: the keys of the groups that name admin, and the parts holding its addresses.
+    for (const id of u.recompiledUnits) expect(id).toMatch(/^keys:(web|admin)$|^part:|^rules:/);
+    expect(u.recompiledUnits.filter((id) => id.startsWith('part:')).length).toBeLessThanOrEqual(2);
   });
 
   it('bad input throws and leaves the table as it was', () => {

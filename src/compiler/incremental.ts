@@ -6,38 +6,54 @@
  *   skeleton       the flows every bridge has (state, allow, table defaults) — the layout;
  *   port:<id>      classify, egress/ingress port security and output of one local port;
  *   uplink         classify of the uplink (VLAN tag → network);
- *   network:<id>   forwarding of one network (its local ports' MACs, flooding, uplink);
+ *   claim:<net>:<mac>  forwarding of unicast to one MAC local ports of a network claim;
+ *   flood:<net>    flooding on one network (every local port), and unicast to the uplink;
  *   keys:<group>   one group's rules → conjunctive keys (and its punt flows), for the local
  *                  ports that have it and the addresses its remote groups/address groups name;
- *   rules:<group>  the flows of those keys, given their conjunction priorities and ids.
+ *   part:<key>#<p> one part of a key's flows (conjunction.ts `keyParts`): the flows of one
+ *                  dimension (a clause, or plain flows), or a single flow (conj_id).
  * A unit's signature names its inputs — objects by identity (the agent's normaliser keeps
  * unchanged groups and ports as the same objects), numbers by value — so a unit is compiled
- * again exactly when its signature changes. Conjunction slots are assigned over all keys (a
- * hash probed in canonical order) and feed `rules:` signatures, so a key whose slot moves is
- * re-emitted. The units' flows meet in one `MergedTable` (table.ts), which merges equal flows
- * across units and returns what changed.
+ * again exactly when its signature changes. The dimensions keys share — a group's local ports,
+ * a remote side's addresses — are long-lived lists of long-lived values (one object per port,
+ * per address and field), rebuilt only when their inputs change; a part whose frame (priority,
+ * conjunction id, constant fields) is unchanged keeps the flow of every value it had, so a
+ * remote-group member joining costs a flow per key that names the group, not a re-emission of
+ * the group's rules. Conjunction slots are assigned over all keys (a hash probed in canonical
+ * order) and are part of the frames, so a key whose slot moves is re-emitted. The units' flows
+ * meet in one `MergedTable` (table.ts), which merges equal flows across units and returns what
+ * changed.
  *
  * Invariants: after every `update(input)`, `flows()` equals `compile(input)` from nothing
  * (property-tested); the change returned turns the previous table into the new one; an input
  * that fails its checks throws and changes nothing.
  */
-import type { NormalizedGroup, NormalizedPolicy } from '../model/types.js';
-import type { Flow } from '../openflow/ir.js';
+import type {
+  Cidr,
+  IpFamily,
+  NormalizedGroup,
+  NormalizedPolicy,
+  RemoteSpec,
+} from '../model/types.js';
+import type { FieldName, Flow } from '../openflow/ir.js';
 import type { CompileInput } from './compile.js';
 import { compileClassifyPort, compileClassifySkeleton, compileClassifyUplink } from './classify.js';
 import {
   assignSlots,
-  compileKeyFlows,
   isConjunctive,
+  keyParts,
   type ConjunctionSlots,
+  type KeyPart,
 } from './conjunction.js';
 import { compileAllow, compileState } from './conntrack.js';
 import { buildContext, PIPELINE, type CompileContext, type LocalPortInfo } from './context.js';
 import type { CookieOrigin } from './cookie.js';
-import { FlowSink, type Emitted } from './emit.js';
+import { FlowSink, matchKey, type Emitted } from './emit.js';
 import {
-  compileForwardNetwork,
+  compileForwardClaim,
+  compileForwardFlood,
   compileForwardSkeleton,
+  macClaims,
   compileOutputPort,
   compileOutputSkeleton,
 } from './forward.js';
@@ -48,10 +64,17 @@ import {
   compileIngressPortSecuritySkeleton,
 } from './port-security.js';
 import {
+  cidrValue,
   compileGroupKeys,
   groupMembers,
-  RemoteResolver,
+  portValue,
+  pruneCidrs,
+  remoteCidrs,
+  remoteKey,
+  ruleValue,
   type ConjunctiveKey,
+  type DimSource,
+  type DimValue,
   type GroupMembers,
 } from './rules.js';
 import { Priority, type Tables } from './tables.js';
@@ -63,9 +86,10 @@ export interface CompileUpdate {
   /** The compiler started from nothing (first update, new layout): `change` adds every flow. */
   readonly fresh: boolean;
   readonly warnings: readonly string[];
-  /** Units in the pipeline, and how many were compiled again by this update. */
+  /** Units in the pipeline, and how many were compiled again by this update (and which). */
   readonly units: number;
   readonly recompiled: number;
+  readonly recompiledUnits: readonly string[];
 }
 
 interface Unit {
@@ -78,6 +102,36 @@ interface KeysUnit extends Unit {
   readonly keys: readonly ConjunctiveKey[];
   /** Keys that become conjunctions (need a slot). */
   readonly conjunctive: readonly ConjunctiveKey[];
+  /** The shared dimension lists the keys use (kept while the unit is). */
+  readonly lists: readonly string[];
+}
+
+/** A group's key parts (their units), kept whole while its keys and slots are unchanged. */
+interface RulesUnit extends Unit {
+  readonly parts: readonly string[];
+}
+
+/** One key part's flows, by value (null: a single-flow part). */
+interface PartUnit extends Unit {
+  readonly byValue: ReadonlyMap<DimValue, Emitted> | null;
+}
+
+/** A part's flows, keeping the flow of every value the part had under the same frame. */
+function emitPart(part: KeyPart, sig: string, before: PartUnit | undefined): PartUnit {
+  const sink = new FlowSink();
+  if (part.values === null) {
+    part.emit(sink, null);
+    return { sig, items: sink.items, warnings: [], byValue: null };
+  }
+  const reuse = before && before.sig.startsWith(`${part.frame}|`) ? before.byValue : null;
+  const byValue = new Map<DimValue, Emitted>();
+  for (const v of part.values) {
+    const old = reuse?.get(v);
+    if (old) sink.items.push(old);
+    else part.emit(sink, v);
+    byValue.set(v, sink.items[sink.items.length - 1]!);
+  }
+  return { sig, items: sink.items, warnings: [], byValue };
 }
 
 function emit(fn: (sink: FlowSink) => void): { items: Emitted[]; warnings: string[] } {
@@ -110,6 +164,10 @@ export class IncrementalCompiler {
   private units = new Map<string, Unit>();
   private layout: string | undefined;
   private slots: { sig: string; slots: ConjunctionSlots } | undefined;
+  /** Shared dimension lists by key (DimSource), with the signature they were built for. */
+  private readonly lists = new Map<string, { sig: string; value: unknown }>();
+  private readonly portValues = new Map<number, DimValue>();
+  private readonly cidrValues = new Map<FieldName, WeakMap<Cidr, DimValue>>();
   private readonly ids = new WeakMap<object, number>();
   private nextId = 1;
 
@@ -120,14 +178,14 @@ export class IncrementalCompiler {
     const fresh = this.layout !== layout;
     const prev = fresh ? new Map<string, Unit>() : this.units;
     const next = new Map<string, Unit>();
-    let recompiled = 0;
+    const recompiled: string[] = [];
     const unit = (id: string, sig: string, fn: (sink: FlowSink) => void): Unit => {
       const old = prev.get(id);
       if (old && old.sig === sig) {
         next.set(id, old);
         return old;
       }
-      recompiled++;
+      recompiled.push(id);
       const u = { sig, ...emit(fn) };
       next.set(id, u);
       return u;
@@ -142,18 +200,20 @@ export class IncrementalCompiler {
     unit('uplink', this.uplinkSig(ctx), (sink) => compileClassifyUplink(ctx, sink));
     const networkWarnings: string[] = [];
     for (const [networkId, ports] of ctx.byNetwork) {
-      const sig = [
-        ctx.networkKeys.get(networkId),
-        ctx.uplink,
-        ctx.uplinkVlan.get(networkId),
-        ...ports.map((l) => `${this.id(l.port)}:${l.ofport}`),
-      ].join('|');
-      const u = unit(`network:${networkId}`, sig, (sink) =>
-        compileForwardNetwork(ctx, sink, networkId, ports),
+      const network = [ctx.networkKeys.get(networkId), ctx.uplink, ctx.uplinkVlan.get(networkId)];
+      const portSig = (l: LocalPortInfo): string => `${this.id(l.port)}:${l.ofport}`;
+      for (const c of macClaims(networkId, ports, (w) => networkWarnings.push(w))) {
+        unit(
+          `claim:${networkId}:${c.mac.toString(16)}`,
+          [...network, c.owned, ...c.ports.map(portSig)].join('|'),
+          (sink) => compileForwardClaim(ctx, sink, networkId, c),
+        );
+      }
+      unit(`flood:${networkId}`, [...network, ...ports.map(portSig)].join('|'), (sink) =>
+        compileForwardFlood(ctx, sink, networkId, ports),
       );
-      networkWarnings.push(...u.warnings);
     }
-    recompiled += this.compileRules(ctx, prev, next);
+    this.compileRules(ctx, prev, next, recompiled);
 
     // Everything compiled: now swap the units' flows in the merged table.
     try {
@@ -168,7 +228,8 @@ export class IncrementalCompiler {
         fresh,
         warnings: [...ctx.warnings, ...networkWarnings],
         units: next.size,
-        recompiled,
+        recompiled: recompiled.length,
+        recompiledUnits: recompiled,
       };
     } catch (e) {
       // A merge conflict is a compiler bug; start from nothing next time.
@@ -197,15 +258,21 @@ export class IncrementalCompiler {
     this.units = new Map();
     this.layout = undefined;
     this.slots = undefined;
+    this.lists.clear();
   }
 
-  /** keys:<group> and rules:<group> units; returns how many were compiled again. */
+  /**
+   * keys:<group> units (a group's conjunctive keys and punt flows), and for every key one unit
+   * per part (keyParts: a dimension's flows, or a single flow); adds the ids of the units it
+   * compiled again to `recompiled`. A part whose frame is unchanged keeps the flow of every
+   * value it had.
+   */
   private compileRules(
     ctx: CompileContext,
     prev: ReadonlyMap<string, Unit>,
     next: Map<string, Unit>,
-  ): number {
-    let recompiled = 0;
+    recompiled: string[],
+  ): void {
     const portsByGroup = new Map<string, LocalPortInfo[]>();
     for (const l of ctx.locals) {
       if (!l.port.portSecurity) continue;
@@ -216,17 +283,17 @@ export class IncrementalCompiler {
       }
     }
     let members: GroupMembers | undefined;
-    let resolver: RemoteResolver | undefined;
+    const membersOf = (): GroupMembers => (members ??= groupMembers(ctx.policy));
     const memberSigs = new Map<string, string>();
     const memberSig = (groupId: string): string => {
       let sig = memberSigs.get(groupId);
       if (sig === undefined) {
-        members ??= groupMembers(ctx.policy);
-        sig = (members.get(groupId) ?? []).map((p) => this.id(p)).join(',');
+        sig = (membersOf().get(groupId) ?? []).map((p) => this.id(p)).join(',');
         memberSigs.set(groupId, sig);
       }
       return sig;
     };
+    const dims = this.dimSource(ctx.policy, membersOf, memberSig);
 
     const keyUnits: [NormalizedGroup, KeysUnit][] = [];
     for (const gid of [...portsByGroup.keys()].sort()) {
@@ -243,23 +310,25 @@ export class IncrementalCompiler {
       if (old && old.sig === sig) {
         next.set(id, old);
         keyUnits.push([group, old]);
+        for (const k of old.lists) dims.keep(k);
         continue;
       }
-      recompiled++;
-      members ??= groupMembers(ctx.policy);
-      resolver ??= new RemoteResolver(ctx.policy, members);
+      recompiled.push(id);
       const sink = new FlowSink();
-      const keys = compileGroupKeys(ctx, sink, resolver, group, ports);
+      dims.record();
+      const keys = compileGroupKeys(ctx, sink, dims, group, ports);
       const u: KeysUnit = {
         sig,
         items: sink.items,
         warnings: sink.warnings,
         keys,
         conjunctive: keys.filter(isConjunctive),
+        lists: dims.recorded(),
       };
       next.set(id, u);
       keyUnits.push([group, u]);
     }
+    dims.sweep();
 
     // Slots depend on the set of conjunctive keys only; most changes leave it as it was.
     const conjunctive = keyUnits.flatMap(([, u]) => u.conjunctive);
@@ -273,25 +342,127 @@ export class IncrementalCompiler {
     const slots = this.slots.slots;
 
     for (const [group, u] of keyUnits) {
+      // The group's keys and their slots unchanged: every part stays as it was.
       const sig = [
         this.id(u.keys),
         ...u.conjunctive.map((k) => `${slots.priority.get(k.id)}/${slots.conjId.get(k.id)}`),
       ].join('|');
       const id = `rules:${group.id}`;
-      const old = prev.get(id);
+      const old = prev.get(id) as RulesUnit | undefined;
       if (old && old.sig === sig) {
         next.set(id, old);
+        for (const partId of old.parts) next.set(partId, prev.get(partId)!);
         continue;
       }
-      recompiled++;
-      next.set(id, {
-        sig,
-        ...emit((sink) => {
-          for (const k of u.keys) compileKeyFlows(ctx.t, sink, k, slots);
-        }),
-      });
+      const parts: string[] = [];
+      for (const k of u.keys) {
+        for (const part of keyParts(ctx.t, k, slots)) {
+          const partId = `part:${k.id}#${part.name}`;
+          parts.push(partId);
+          const psig = `${part.frame}|${this.valuesSig(part.values)}`;
+          const before = prev.get(partId) as PartUnit | undefined;
+          if (before && before.sig === psig) {
+            next.set(partId, before);
+            continue;
+          }
+          recompiled.push(partId);
+          next.set(partId, emitPart(part, psig, before));
+        }
+      }
+      const unit: RulesUnit = { sig, items: [], warnings: [], parts };
+      next.set(id, unit);
+      recompiled.push(id);
     }
-    return recompiled;
+  }
+
+  /** Shared dimension values for this update, kept across updates while their inputs stay. */
+  private dimSource(
+    policy: NormalizedPolicy,
+    members: () => GroupMembers,
+    memberSig: (groupId: string) => string,
+  ): DimSource & {
+    record(): void;
+    recorded(): string[];
+    keep(list: string): void;
+    sweep(): void;
+  } {
+    const lists = this.lists;
+    const used = new Set<string>();
+    let recording: string[] = [];
+    const stable = <T>(key: string, sig: string, build: () => T): T => {
+      used.add(key);
+      recording.push(key);
+      const old = lists.get(key);
+      if (old && old.sig === sig) return old.value as T;
+      const value = build();
+      lists.set(key, { sig, value });
+      return value;
+    };
+    const cidrs = new Map<string, Cidr[]>();
+    const cidrsOf = (spec: RemoteSpec, family: IpFamily): Cidr[] => {
+      const k = `${remoteKey(spec)}|${family}`;
+      let v = cidrs.get(k);
+      if (!v) {
+        v = pruneCidrs(remoteCidrs(policy, members(), spec).filter((c) => c.family === family));
+        cidrs.set(k, v);
+      }
+      return v;
+    };
+    const remoteSig = (spec: RemoteSpec): string => {
+      if (spec.kind === 'group') return memberSig(spec.groupId);
+      if (spec.kind === 'addressGroup') {
+        const list = policy.addressGroups.get(spec.addressGroupId);
+        return list ? String(this.id(list)) : '-';
+      }
+      return remoteKey(spec);
+    };
+    return {
+      ports: (groupId, ports) =>
+        stable(`ports|${groupId}`, ports.map((l) => l.ofport).join(','), () =>
+          ports.map((l) => this.portValue(l.ofport)),
+        ),
+      remote: (spec, family, field) =>
+        stable(`remote|${remoteKey(spec)}|${family}|${field}`, remoteSig(spec), () => {
+          const list = cidrsOf(spec, family);
+          return list.some((c) => c.prefix === 0)
+            ? null
+            : list.map((c) => this.cidrValue(field, c));
+        }),
+      cidrs: cidrsOf,
+      value: (match, ruleIds) => {
+        const text = `${matchKey(match)}|${ruleIds.join(' ')}`;
+        return stable(`value|${text}`, '', () => ruleValue(match, ruleIds));
+      },
+      record: () => {
+        recording = [];
+      },
+      recorded: () => [...new Set(recording)],
+      keep: (key) => void used.add(key),
+      sweep: () => {
+        for (const key of [...lists.keys()]) if (!used.has(key)) lists.delete(key);
+      },
+    };
+  }
+
+  /** Shared lists are long-lived arrays (their identity says it all); others by their values. */
+  private valuesSig(values: readonly DimValue[] | null): string {
+    if (values === null) return '';
+    if (values[0]?.shared) return `list ${this.id(values)}`;
+    return values.map((v) => this.id(v)).join(',');
+  }
+
+  private portValue(ofport: number): DimValue {
+    let v = this.portValues.get(ofport);
+    if (!v) this.portValues.set(ofport, (v = portValue(ofport)));
+    return v;
+  }
+
+  private cidrValue(field: FieldName, c: Cidr): DimValue {
+    let byCidr = this.cidrValues.get(field);
+    if (!byCidr) this.cidrValues.set(field, (byCidr = new WeakMap()));
+    let v = byCidr.get(c);
+    if (!v) byCidr.set(c, (v = cidrValue(field, c)));
+    return v;
   }
 
   /** What a group's remote sides resolve to: members of remote groups, address groups. */

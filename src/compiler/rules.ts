@@ -33,7 +33,7 @@ import {
 } from '../openflow/ir.js';
 import type { CompileContext, LocalPortInfo } from './context.js';
 import { ruleCookie } from './cookie.js';
-import { exact, masked, type FlowSink } from './emit.js';
+import { exact, masked, matchKey, type FlowSink } from './emit.js';
 import { portRangeToMasks } from './port-ranges.js';
 import { cidrMatch } from './port-security.js';
 import { Flag, Priority, Reg } from './tables.js';
@@ -42,13 +42,51 @@ import { EtherType } from '../model/port-security.js';
 /** One value of a dimension: the fields it adds, and the rules it stands for. */
 export interface DimValue {
   readonly match: Match;
+  /** `matchKey(match)`. */
+  readonly text: string;
+  /** The rules the value stands for (empty for shared values: they stand for the key's). */
   readonly ruleIds: readonly string[];
   /**
    * The value belongs to the key as a whole (ports, remote addresses), not to some of its
    * rules: as a conjunction clause it carries the group's cookie, so adding a rule to the key
-   * does not rewrite it.
+   * does not rewrite it. Shared values are long-lived objects (`DimSource`), one per port or
+   * (address, field), and their lists are the same arrays while their inputs stay the same.
    */
   readonly shared?: boolean;
+}
+
+/**
+ * Where keys get their shared dimensions — the local ports of a group, the addresses of a
+ * remote side — as stable objects (incremental.ts keeps them across compiles), and the remote
+ * CIDRs themselves (for punt flows).
+ */
+export interface DimSource {
+  /** `reg5=` values of these ports (the local ports with port security of `groupId`). */
+  ports(groupId: string, ports: readonly LocalPortInfo[]): readonly DimValue[];
+  /** Values of `field` for the remote side's addresses; null when they include "anywhere". */
+  remote(spec: RemoteSpec, family: IpFamily, field: FieldName): readonly DimValue[] | null;
+  cidrs(spec: RemoteSpec, family: IpFamily): readonly Cidr[];
+  /** A value standing for these rules: the same object as last time for the same content. */
+  value(match: Match, ruleIds: readonly string[]): DimValue;
+}
+
+/** A value standing for these rules (not shared). */
+export function ruleValue(match: Match, ruleIds: readonly string[]): DimValue {
+  return dimValue(match, ruleIds);
+}
+
+function dimValue(match: Match, ruleIds: readonly string[], shared?: boolean): DimValue {
+  return { match, text: matchKey(match), ruleIds, ...(shared ? { shared } : {}) };
+}
+
+/** The shared value of a port (`reg5=ofport`). */
+export function portValue(ofport: number): DimValue {
+  return dimValue({ [Reg.PortKey]: exact(ofport) }, [], true);
+}
+
+/** The shared value of an address in a field. */
+export function cidrValue(field: FieldName, c: Cidr): DimValue {
+  return dimValue({ [field]: cidrMatch(c) }, [], true);
 }
 
 export interface ConjunctiveKey {
@@ -80,7 +118,7 @@ function familyOf(rule: NormalizedRule): IpFamily {
   return rule.ethertype === 'IPv4' ? 4 : 6;
 }
 
-function remoteKey(r: RemoteSpec): string {
+export function remoteKey(r: RemoteSpec): string {
   switch (r.kind) {
     case 'any':
       return 'any';
@@ -135,38 +173,24 @@ export function groupMembers(policy: NormalizedPolicy): Map<string, NormalizedPo
   return m;
 }
 
-/** Memoised remote CIDRs per (spec, family): remote groups expand to members' addresses. */
-export class RemoteResolver {
-  private readonly memo = new Map<string, Cidr[]>();
-  constructor(
-    private readonly policy: NormalizedPolicy,
-    private readonly members: GroupMembers,
-  ) {}
-
-  cidrs(r: RemoteSpec, family: IpFamily): Cidr[] {
-    const k = `${remoteKey(r)}|${family}`;
-    let v = this.memo.get(k);
-    if (!v) {
-      v = pruneCidrs(this.raw(r).filter((c) => c.family === family));
-      this.memo.set(k, v);
-    }
-    return v;
-  }
-
-  private raw(r: RemoteSpec): Cidr[] {
-    switch (r.kind) {
-      case 'any':
-        return [
-          { family: 4, addr: 0n, prefix: 0 },
-          { family: 6, addr: 0n, prefix: 0 },
-        ];
-      case 'prefix':
-        return [r.cidr];
-      case 'addressGroup':
-        return [...(this.policy.addressGroups.get(r.addressGroupId) ?? [])];
-      case 'group':
-        return (this.members.get(r.groupId) ?? []).flatMap((p) => p.addresses.map((b) => b.cidr));
-    }
+/** The CIDRs a remote side names (remote groups: every member's addresses), before pruning. */
+export function remoteCidrs(
+  policy: NormalizedPolicy,
+  members: GroupMembers,
+  r: RemoteSpec,
+): Cidr[] {
+  switch (r.kind) {
+    case 'any':
+      return [
+        { family: 4, addr: 0n, prefix: 0 },
+        { family: 6, addr: 0n, prefix: 0 },
+      ];
+    case 'prefix':
+      return [r.cidr];
+    case 'addressGroup':
+      return [...(policy.addressGroups.get(r.addressGroupId) ?? [])];
+    case 'group':
+      return (members.get(r.groupId) ?? []).flatMap((p) => p.addresses.map((b) => b.cidr));
   }
 }
 
@@ -241,8 +265,8 @@ interface KeyBuilder {
   table: number;
   constant: Match;
   ruleIds: Set<string>;
-  portsDim: Match[];
-  remoteDim: Match[] | null;
+  portsDim: readonly DimValue[];
+  remoteDim: readonly DimValue[] | null;
   /** Services by canonical text. */
   services: Map<string, { match: Match; ruleIds: Set<string> }>;
   /** For own-key rules: the dst and src dimensions. */
@@ -266,34 +290,34 @@ function svcKey(m: Match): string {
 export function compileGroupKeys(
   ctx: CompileContext,
   sink: FlowSink,
-  resolver: RemoteResolver,
+  dims: DimSource,
   group: NormalizedGroup,
   ports: readonly LocalPortInfo[],
 ): ConjunctiveKey[] {
   const keys = new Map<string, KeyBuilder>();
   const punts: Punts = new Map();
   const rules = [...group.rules].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  for (const rule of rules) addRule(ctx, resolver, keys, punts, group, ports, rule);
+  const portsDim = dims.ports(group.id, ports);
+  for (const rule of rules) addRule(ctx, dims, keys, punts, group, portsDim, rule);
   emitAllPunts(sink, punts);
-  return [...keys.values()].map(finishKey);
+  return [...keys.values()].map((k) => finishKey(k, dims));
 }
 
 function addRule(
   ctx: CompileContext,
-  resolver: RemoteResolver,
+  dims: DimSource,
   keys: Map<string, KeyBuilder>,
   punts: Punts,
   group: NormalizedGroup,
-  ports: readonly LocalPortInfo[],
+  portsDim: readonly DimValue[],
   rule: NormalizedRule,
 ): void {
   const ingress = rule.direction === 'ingress';
   const table = ingress ? ctx.t.IngressRules : ctx.t.EgressRules;
   const family = familyOf(rule);
   const forms = formsOf(rule, group.stateful);
-  const cidrs = resolver.cidrs(rule.remote, family);
-  const portsDim: Match[] = ports.map((l) => ({ [Reg.PortKey]: exact(l.ofport) }));
   if (forms === 'punt') {
+    const cidrs = dims.cidrs(rule.remote, family);
     emitPunts(
       punts,
       rule,
@@ -308,9 +332,7 @@ function addRule(
   }
   for (const form of forms) {
     const field = remoteField(form, ingress, family);
-    const remoteDim = cidrs.some((c) => c.prefix === 0)
-      ? null
-      : cidrs.map((c) => ({ [field]: cidrMatch(c) }));
+    const remoteDim = dims.remote(rule.remote, family, field);
     const services = servicesOf(rule, form);
     const base = `${group.id}|${rule.direction}|${rule.ethertype}|${remoteKey(rule.remote)}|${form}`;
     const own = services.dims.length > 1;
@@ -342,13 +364,11 @@ function addRule(
   }
 }
 
-function finishKey(k: KeyBuilder): ConjunctiveKey {
+function finishKey(k: KeyBuilder, source: DimSource): ConjunctiveKey {
   const ruleIds = [...k.ruleIds].sort();
-  const all = (ms: readonly Match[]): DimValue[] => ms.map((match) => ({ match, ruleIds }));
-  const shared = (ms: readonly Match[]): DimValue[] =>
-    ms.map((match) => ({ match, ruleIds, shared: true }));
-  const dims: DimValue[][] = [shared(k.portsDim)];
-  if (k.remoteDim) dims.push(shared(k.remoteDim));
+  const all = (ms: readonly Match[]): DimValue[] => ms.map((match) => source.value(match, ruleIds));
+  const dims: (readonly DimValue[])[] = [k.portsDim];
+  if (k.remoteDim) dims.push(k.remoteDim);
   if (k.extraDims) {
     for (const d of k.extraDims)
       if (!(d.length === 1 && Object.keys(d[0]!).length === 0)) dims.push(all(d));
@@ -371,7 +391,7 @@ function finishKey(k: KeyBuilder): ConjunctiveKey {
     }
     svcs.sort((a, b) => (svcKey(a.match) < svcKey(b.match) ? -1 : 1));
     if (!(svcs.length === 1 && Object.keys(svcs[0]!.match).length === 0)) {
-      dims.push(svcs.map((s) => ({ match: s.match, ruleIds: [...s.ruleIds].sort() })));
+      dims.push(svcs.map((s) => source.value(s.match, [...s.ruleIds].sort())));
     }
   }
   return { id: k.id, groupId: k.groupId, table: k.table, ruleIds, constant: k.constant, dims };
@@ -396,7 +416,7 @@ function emitPunts(
   rule: NormalizedRule,
   form: Form,
   table: number,
-  portsDim: readonly Match[],
+  portsDim: readonly DimValue[],
   cidrs: readonly Cidr[],
   ingress: boolean,
   family: IpFamily,
@@ -413,7 +433,7 @@ function emitPunts(
     : cidrs.map((c) => ({ [field]: cidrMatch(c) }));
   for (const p of portsDim) {
     for (const r of remotes) {
-      const match = { ...constant, ...p, ...r };
+      const match = { ...constant, ...p.match, ...r };
       const k = `${table}|${svcKey(match)}`;
       let entry = punts.get(k);
       if (!entry) punts.set(k, (entry = { table, match, ruleIds: new Set() }));

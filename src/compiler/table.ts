@@ -12,8 +12,8 @@
  * turns the table before into the table after, and is empty when nothing really changed.
  */
 import type { Flow } from '../openflow/ir.js';
-import type { CookieOrigin } from './cookie.js';
-import { actionsKey, matchKey, mergeFlows, type Emitted } from './emit.js';
+import { originText, type CookieOrigin } from './cookie.js';
+import { actionsKey, mergeFlows, type Emitted } from './emit.js';
 
 interface Entry {
   readonly table: number;
@@ -31,25 +31,23 @@ export interface TableChange {
   readonly added: readonly Flow[];
 }
 
-const matchKeys = new WeakMap<Emitted, string>();
 const actionKeys = new WeakMap<readonly unknown[], string>();
 
-function keyOf(e: Emitted): string {
-  let k = matchKeys.get(e);
+function actionsText(actions: readonly unknown[]): string {
+  let k = actionKeys.get(actions);
   if (k === undefined) {
-    k = matchKey(e.match);
-    matchKeys.set(e, k);
+    k = actionsKey(actions as Emitted['actions']);
+    actionKeys.set(actions, k);
   }
   return k;
 }
 
-function actionsText(flow: Flow): string {
-  let k = actionKeys.get(flow.actions);
-  if (k === undefined) {
-    k = actionsKey(flow.actions);
-    actionKeys.set(flow.actions, k);
-  }
-  return k;
+/** Same flow from the same origin (the identity is already known equal). */
+function sameEmitted(a: Emitted, b: Emitted): boolean {
+  return (
+    (a.origin === b.origin || originText(a.origin) === originText(b.origin)) &&
+    (a.actions === b.actions || actionsText(a.actions) === actionsText(b.actions))
+  );
 }
 
 export class MergedTable {
@@ -60,33 +58,61 @@ export class MergedTable {
     return this.entries.size;
   }
 
-  /** One unit's emitted flows change from `old` to `next` (either may be empty). */
+  /**
+   * One unit's emitted flows change from `old` to `next` (either may be empty). Objects in
+   * both stay where they are; a flow emitted again unchanged as a new object (same identity,
+   * actions and origin) swaps in place. Only identities that really change are recomputed at
+   * the next settle.
+   */
   replace(old: readonly Emitted[], next: readonly Emitted[]): void {
     if (old === next) return;
+    const stays = new Set<Emitted>();
+    if (old.length > 0 && next.length > 0) {
+      const before = new Set(old);
+      for (const e of next) if (before.has(e)) stays.add(e);
+    }
+    // What leaves, by identity (a unit may emit two flows of one identity).
+    const leaving = new Map<string, Emitted[]>();
     for (const e of old) {
-      const entry = this.entries.get(this.identity(e));
-      if (!entry) throw new Error('sgflow compiler bug: removing a flow that was never added');
-      const i = entry.items.indexOf(e);
-      if (i < 0) throw new Error('sgflow compiler bug: removing a flow that was never added');
-      entry.items.splice(i, 1);
-      this.dirty.add(entry);
+      if (stays.has(e)) continue;
+      const list = leaving.get(e.id);
+      if (list) list.push(e);
+      else leaving.set(e.id, [e]);
     }
     for (const e of next) {
-      const id = this.identity(e);
-      let entry = this.entries.get(id);
+      if (stays.has(e)) continue;
+      const list = leaving.get(e.id);
+      const j = list ? list.findIndex((o) => sameEmitted(o, e)) : -1;
+      if (list && j >= 0) {
+        const entry = this.entries.get(e.id)!;
+        entry.items[entry.items.indexOf(list[j]!)] = e;
+        list.splice(j, 1);
+        continue;
+      }
+      let entry = this.entries.get(e.id);
       if (!entry) {
         entry = {
           table: e.table,
           priority: e.priority,
-          key: keyOf(e),
+          key: e.id.slice(e.id.indexOf('|', e.id.indexOf('|') + 1) + 1),
           items: [],
           flow: undefined,
           origin: undefined,
         };
-        this.entries.set(id, entry);
+        this.entries.set(e.id, entry);
       }
       entry.items.push(e);
       this.dirty.add(entry);
+    }
+    for (const list of leaving.values()) {
+      for (const e of list) {
+        const entry = this.entries.get(e.id);
+        const i = entry ? entry.items.indexOf(e) : -1;
+        if (!entry || i < 0)
+          throw new Error('sgflow compiler bug: removing a flow that was never added');
+        entry.items.splice(i, 1);
+        this.dirty.add(entry);
+      }
     }
   }
 
@@ -107,7 +133,8 @@ export class MergedTable {
       if (
         before &&
         before.cookie === flow.cookie &&
-        (before.actions === flow.actions || actionsText(before) === actionsText(flow))
+        (before.actions === flow.actions ||
+          actionsText(before.actions) === actionsText(flow.actions))
       ) {
         continue;
       }
@@ -141,9 +168,5 @@ export class MergedTable {
   clear(): void {
     this.entries.clear();
     this.dirty.clear();
-  }
-
-  private identity(e: Emitted): string {
-    return `${e.table}|${e.priority}|${keyOf(e)}`;
   }
 }
