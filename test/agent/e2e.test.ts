@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { ReconcileReport } from '../../src/agent/agent.js';
 import { SWITCH_DRIVERS } from '../../src/agent/command.js';
+import { Table } from '../../src/compiler/index.js';
 import type { Vm } from '../support/vm.js';
 import { PingStream, sleep, startStack, udpStream, type Stack } from './stack.js';
 
@@ -224,6 +225,37 @@ describe.each(SWITCH_DRIVERS)(
       };
       expect(mods.filter((m) => !aboutC(m)).map((m) => m.flow)).toEqual([]);
       expect(await c.ping('10.7.0.2', { count: 1 })).toBe(true);
+    });
+
+    it('a change that rebuilds the flows carrying traffic (plain flows ⇄ conjunction): no packet lost', async () => {
+      // b's group admits ICMP and UDP 5353 from anywhere; with b its only port, those are plain
+      // flows for b. When c joins the group the key gets two ports and becomes a conjunction:
+      // the flows a's pings travel through are deleted and others added, in one bundle.
+      const agent = s.service!.agent;
+      const reports: ReconcileReport[] = [];
+      const off = agent.onReconcile((r) => reports.push(r));
+      const ping = new PingStream(a, '10.7.0.2', 150, 20);
+      for (let i = 0; i < 4; i++) {
+        await s.neutron.setPortGroups('port-c', [clientGroup, serverGroup]);
+        await s.converged();
+        await sleep(120);
+        await s.neutron.setPortGroups('port-c', [clientGroup]);
+        await s.converged();
+        await sleep(120);
+      }
+      off();
+      const { sent, received } = await ping.result();
+      const rebuilt = reports
+        .flatMap((r) => r.mods)
+        .filter(
+          (m) =>
+            m.command === 'delete_strict' &&
+            m.flow.table === Table.IngressRules &&
+            m.flow.match.reg5?.value === 2n,
+        );
+      expect(rebuilt.length).toBeGreaterThanOrEqual(8);
+      expect(sent).toBe(150);
+      expect(received).toBe(sent);
     });
 
     it('a rule change under continuous traffic: no allowed packet lost', async () => {
