@@ -44,28 +44,33 @@ function contextFor(projectId: string, roles: readonly Role[]): RequestContext {
   return { projectId, roles, isAdmin, canWrite: isAdmin || roles.includes('member') };
 }
 
+/** A problem with the tokens file: the `--tokens` flag's error, naming the file. */
+function tokensError(reason: string): SgflowError {
+  return new SgflowError('INVALID_OPTION', { field: '--tokens', reason });
+}
+
 /**
  * Parses a tokens document: `{ "<token>": { "project_id": "...", "roles": ["member"] } }`
  * (`roles` may also be a single role string). Throws naming the bad entry.
  */
 export function parseTokens(doc: unknown, source = 'tokens'): TokenTable {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
-    throw new Error(`${source}: expected a JSON object mapping tokens to {project_id, roles}`);
+    throw tokensError(`${source}: expected a JSON object mapping tokens to {project_id, roles}`);
   }
   const table = new Map<string, TokenEntry>();
   for (const [token, raw] of Object.entries(doc)) {
     const where = `${source}: token '${token.slice(0, 4)}…'`;
-    if (typeof raw !== 'object' || raw === null) throw new Error(`${where}: expected an object`);
+    if (typeof raw !== 'object' || raw === null) throw tokensError(`${where}: expected an object`);
     const entry = raw as Record<string, unknown>;
     const project = entry['project_id'];
     if (typeof project !== 'string' || !PROJECT_RE.test(project)) {
-      throw new Error(`${where}: project_id must be 1-64 characters of [A-Za-z0-9_.-]`);
+      throw tokensError(`${where}: project_id must be 1-64 characters of [A-Za-z0-9_.-]`);
     }
     const rolesRaw = entry['roles'] ?? entry['role'];
     const roles = Array.isArray(rolesRaw) ? (rolesRaw as unknown[]) : [rolesRaw];
     for (const r of roles) {
       if (!ROLES.includes(r as Role)) {
-        throw new Error(`${where}: role ${JSON.stringify(r)} is not one of ${ROLES.join(', ')}`);
+        throw tokensError(`${where}: role ${JSON.stringify(r)} is not one of ${ROLES.join(', ')}`);
       }
     }
     table.set(token, { project_id: project, roles: roles as Role[] });
@@ -78,15 +83,13 @@ export function loadTokensFile(path: string): TokenTable {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read tokens file ${path}: ${(err as Error).message}`, { cause: err });
+    throw tokensError(`cannot read ${path}: ${(err as Error).message}`);
   }
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    throw new Error(`tokens file ${path} is not valid JSON: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw tokensError(`${path} is not valid JSON: ${(err as Error).message}`);
   }
   return parseTokens(doc, path);
 }
@@ -117,7 +120,7 @@ export function makeAuthenticator(opts: AuthOptions): Authenticator {
   let table: TokenTable;
   if (opts.tokens) table = parseTokens(opts.tokens);
   else if (opts.tokensFile) table = loadTokensFile(opts.tokensFile);
-  else throw new Error('token auth needs a tokens file (--tokens FILE)');
+  else throw tokensError('token auth needs a tokens file (JSON: token → {project_id, roles})');
   return (headers) => {
     const token = header(headers, 'x-auth-token');
     if (!token) throw new SgflowError('NOT_AUTHENTICATED', { reason: 'no X-Auth-Token header' });

@@ -1,7 +1,14 @@
 /**
  * The Neutron-compatible API server: `startServer` opens the store (a SQLite file unless one
  * is given), builds the app and listens; `close()` stops both.
+ *
+ * Invariant: a start-up problem the user can fix (a bad address, a port in use, a database
+ * file that cannot be opened, an unreadable tokens file, a bad quota) is an SgflowError
+ * naming the `sgflow server` flag behind it, and leaves nothing open.
  */
+import { statSync, type Stats } from 'node:fs';
+import { dirname } from 'node:path';
+import { SgflowError } from '../model/errors.js';
 import { SqliteStore, type Store } from '../store/index.js';
 import type { AuthOptions } from './auth.js';
 import type { Quotas } from './deps.js';
@@ -47,9 +54,10 @@ export function parseListen(listen: string): { host: string; port: number } {
   }
   const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
   if (!(port >= 0 && port <= 65535) || (!v6 && host.includes(':')) || /\s/.test(host)) {
-    throw new Error(
-      `--listen: '${listen}' is not host:port (e.g. 127.0.0.1:9696, :9696, [::1]:9696)`,
-    );
+    throw new SgflowError('INVALID_OPTION', {
+      field: '--listen',
+      reason: `'${listen}' is not host:port with a port from 0 to 65535 (e.g. 127.0.0.1:9696, :9696, [::1]:9696)`,
+    });
   }
   return { host: host || '127.0.0.1', port };
 }
@@ -59,41 +67,101 @@ function authOptions(opts: ServerOptions): AuthOptions {
   if (typeof auth !== 'string') return auth;
   if (auth === 'noauth') return { mode: 'noauth' };
   if (auth === 'token') {
-    if (opts.tokensFile === undefined) throw new Error('--auth token needs --tokens FILE');
+    if (opts.tokensFile === undefined) {
+      throw new SgflowError('INVALID_OPTION', {
+        field: '--tokens',
+        reason: '--auth token needs a tokens file (JSON: token → {project_id, roles})',
+      });
+    }
     return { mode: 'token', tokensFile: opts.tokensFile };
   }
-  throw new Error(`--auth: '${String(auth)}' is not one of noauth, token`);
+  throw new SgflowError('INVALID_OPTION', {
+    field: '--auth',
+    reason: `'${String(auth)}' is not one of noauth, token`,
+  });
+}
+
+/** Opens the SQLite file, or says which `--db` cannot be used and why. */
+function openStore(path: string): Store {
+  const fail = (why: string): SgflowError =>
+    new SgflowError('INVALID_OPTION', {
+      field: '--db',
+      reason: `cannot use ${path} as the database: ${why}`,
+    });
+  // Name the culprit when a parent of the file is a file: mkdir would only say EEXIST.
+  for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir)) {
+    let st: Stats;
+    try {
+      st = statSync(dir);
+    } catch {
+      continue;
+    }
+    if (!st.isDirectory()) throw fail(`${dir} is not a directory`);
+    break;
+  }
+  try {
+    return new SqliteStore({ path });
+  } catch (err) {
+    throw fail((err as Error).message);
+  }
+}
+
+/** A failed listen (port in use, no such address, not allowed) as the `--listen` error. */
+function listenError(err: unknown, host: string, port: number): unknown {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string' || !/^E[A-Z_]+$/.test(code)) return err;
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const reason =
+    code === 'EADDRINUSE'
+      ? `${where} is already in use (is another sgflow server running?)`
+      : code === 'EACCES'
+        ? `not allowed to listen on ${where} (ports below 1024 need privileges)`
+        : code === 'EADDRNOTAVAIL'
+          ? `${host} is not an address of this machine`
+          : `cannot listen on ${where}: ${(err as Error).message}`;
+  return new SgflowError('INVALID_OPTION', { field: '--listen', reason });
 }
 
 export async function startServer(opts: ServerOptions = {}): Promise<RunningServer> {
   const { host, port } = parseListen(opts.listen ?? DEFAULT_LISTEN);
+  const auth = authOptions(opts);
   const ownStore = opts.store === undefined;
-  const store = opts.store ?? new SqliteStore({ path: opts.db ?? 'sgflow.db' });
+  const store = opts.store ?? openStore(opts.db ?? 'sgflow.db');
+  let app: ReturnType<typeof buildApp> | undefined;
   try {
-    const app = buildApp({
-      store,
-      auth: authOptions(opts),
-      quotas: opts.quotas,
-      logger: opts.logger,
-    });
-    await app.listen({ host, port });
+    app = buildApp({ store, auth, quotas: opts.quotas, logger: opts.logger });
+    try {
+      await app.listen({ host, port });
+    } catch (err) {
+      throw listenError(err, host, port);
+    }
     const addr = app.server.address();
     const actualPort = typeof addr === 'object' && addr ? addr.port : port;
     const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+    const running = app;
     return {
       url: `http://${urlHost}:${actualPort}`,
       store,
       close: async () => {
-        await app.close();
+        await running.close();
         if (ownStore) await store.close();
       },
     };
   } catch (err) {
+    await app?.close();
     if (ownStore) await store.close();
     throw err;
   }
 }
 
 export { buildApp, type AppOptions } from './server.js';
-export { DEFAULT_QUOTAS, QUOTA_RESOURCES, type Quotas } from './quotas.js';
+export {
+  DEFAULT_QUOTAS,
+  QUOTA_MAX,
+  QUOTA_MIN,
+  QUOTA_RESOURCES,
+  isQuotaResource,
+  parseQuotaLimit,
+  type Quotas,
+} from './quotas.js';
 export { loadTokensFile, parseTokens, type AuthOptions, type Role } from './auth.js';

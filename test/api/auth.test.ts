@@ -238,7 +238,9 @@ describe('admin-only attributes', () => {
 
   it('refuses to start with a bad tokens file, naming the problem', async () => {
     const file = writeTokens(dir, { t1: { project_id: 'p', roles: ['root'] } });
-    await expect(startTestServer({ auth: 'token' })).rejects.toThrow(/--tokens FILE/);
+    await expect(startTestServer({ auth: 'token' })).rejects.toThrow(
+      /--tokens: --auth token needs a tokens file/,
+    );
     await expect(startTestServer({ auth: { mode: 'token', tokensFile: file } })).rejects.toThrow(
       /role "root" is not one of admin, member, reader/,
     );
