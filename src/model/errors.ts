@@ -118,7 +118,7 @@ export const ERRORS = {
     message: 'Network {id} could not be found.',
   },
   PORT_SECURITY_CONFLICT: {
-    status: 409,
+    status: 400,
     type: 'PortSecurityAndIPRequiredForSecurityGroups',
     message:
       'Port security must be enabled and port must have an IP address in order to use security groups.',

@@ -710,8 +710,9 @@ export function validatePortInput(body: unknown, path = ''): PortInput {
 }
 
 /**
- * Neutron's port-security constraints, on whatever of them the port states: security groups
- * need port security on and an IP address; allowed address pairs need port security on.
+ * Neutron's port-security constraints, on whatever of them the port states, in Neutron's
+ * order: allowed address pairs need port security on (409); security groups need port
+ * security on and an IP address (400, an InvalidInput in Neutron).
  */
 export function checkPortSecurity(
   port: Pick<
@@ -720,14 +721,14 @@ export function checkPortSecurity(
   >,
   path = '',
 ): void {
-  const hasGroups = (port.security_groups?.length ?? 0) > 0;
-  if (hasGroups && (port.port_security_enabled === false || port.fixed_ips.length === 0)) {
-    throw new SgflowError('PORT_SECURITY_CONFLICT', { field: joinPath(path, 'security_groups') });
-  }
   if (port.port_security_enabled === false && port.allowed_address_pairs.length > 0) {
     throw new SgflowError('ADDRESS_PAIR_PORT_SECURITY', {
       field: joinPath(path, 'allowed_address_pairs'),
     });
+  }
+  const hasGroups = (port.security_groups?.length ?? 0) > 0;
+  if (hasGroups && (port.port_security_enabled === false || port.fixed_ips.length === 0)) {
+    throw new SgflowError('PORT_SECURITY_CONFLICT', { field: joinPath(path, 'security_groups') });
   }
 }
 

@@ -6,7 +6,8 @@ import { rule, startTestServer, type TestServer } from './support.js';
 
 let t: TestServer;
 beforeAll(async () => {
-  t = await startTestServer();
+  // One project makes every group of this file: more than Neutron's default quota of 10.
+  t = await startTestServer({ quotas: { security_group: 20 } });
 });
 afterAll(async () => {
   await t.stop();
@@ -135,6 +136,118 @@ describe('ports', () => {
     expect(pairs.body.NeutronError.type).toBe('AddressPairAndPortSecurityRequired');
   });
 
+  it("answers port-security conflicts with Neutron's errors and changes nothing", async () => {
+    const g = await post('/v2.0/security-groups', { security_group: { name: 'psec' } });
+    const off = await post('/v2.0/networks', {
+      network: { name: 'open', port_security_enabled: false },
+    });
+    const refusedCreates: [Record<string, unknown>, number, string][] = [
+      // groups but no address: Neutron's InvalidInput
+      [
+        { network_id: net, security_groups: [g['id']] },
+        400,
+        'PortSecurityAndIPRequiredForSecurityGroups',
+      ],
+      // groups on a network without port security
+      [
+        {
+          network_id: off['id'],
+          fixed_ips: [{ ip_address: '10.0.4.1' }],
+          security_groups: [g['id']],
+        },
+        400,
+        'PortSecurityAndIPRequiredForSecurityGroups',
+      ],
+      // address pairs and groups without port security: the pairs are named first
+      [
+        {
+          network_id: net,
+          port_security_enabled: false,
+          fixed_ips: [{ ip_address: '10.0.4.2' }],
+          security_groups: [g['id']],
+          allowed_address_pairs: [{ ip_address: '10.0.4.0/24' }],
+        },
+        409,
+        'AddressPairAndPortSecurityRequired',
+      ],
+    ];
+    const before = await t.call('GET', '/v2.0/ports');
+    for (const [port, status, type] of refusedCreates) {
+      const r = await t.call('POST', '/v2.0/ports', { port });
+      expect(r.status, JSON.stringify(port)).toBe(status);
+      expect(r.body.NeutronError.type).toBe(type);
+      expect(r.body.NeutronError.message).toMatch(/Port security must be enabled|Port Security/);
+    }
+    expect((await t.call('GET', '/v2.0/ports')).body).toEqual(before.body);
+
+    const p = await post('/v2.0/ports', {
+      port: {
+        network_id: net,
+        fixed_ips: [{ ip_address: '10.0.4.3' }],
+        security_groups: [g['id']],
+      },
+    });
+    const url = `/v2.0/ports/${String(p['id'])}`;
+    const refusedUpdates: [Record<string, unknown>, number, string][] = [
+      [{ port_security_enabled: false }, 409, 'PortSecurityPortHasSecurityGroup'],
+      [{ fixed_ips: [] }, 409, 'PortSecurityPortHasSecurityGroup'],
+      [
+        { port_security_enabled: false, security_groups: [g['id']] },
+        400,
+        'PortSecurityAndIPRequiredForSecurityGroups',
+      ],
+    ];
+    for (const [port, status, type] of refusedUpdates) {
+      const r = await t.call('PUT', url, { port });
+      expect(r.status, JSON.stringify(port)).toBe(status);
+      expect(r.body.NeutronError.type).toBe(type);
+    }
+    expect((await t.call('GET', url)).body.port).toMatchObject({
+      revision_number: 0,
+      port_security_enabled: true,
+      security_groups: [g['id']],
+    });
+    // Naming the groups away in the same update is how Neutron lets port security go.
+    const ok = await t.call('PUT', url, {
+      port: { port_security_enabled: false, security_groups: [] },
+    });
+    expect(ok.status).toBe(200);
+    expect(ok.body.port).toMatchObject({ port_security_enabled: false, security_groups: [] });
+  });
+
+  it('creates ports of network services (device_owner network:*) without port security', async () => {
+    const dhcp = await post('/v2.0/ports', {
+      port: {
+        network_id: net,
+        device_owner: 'network:dhcp',
+        port_security_enabled: true,
+        fixed_ips: [{ ip_address: '10.0.5.1' }],
+      },
+    });
+    expect(dhcp).toMatchObject({ port_security_enabled: false, security_groups: [] });
+    const g = await post('/v2.0/security-groups', { security_group: { name: 'router' } });
+    const withGroup = await t.call('POST', '/v2.0/ports', {
+      port: {
+        network_id: net,
+        device_owner: 'network:router_interface',
+        fixed_ips: [{ ip_address: '10.0.5.2' }],
+        security_groups: [g['id']],
+      },
+    });
+    expect(withGroup.status).toBe(400);
+    expect(withGroup.body.NeutronError.type).toBe('PortSecurityAndIPRequiredForSecurityGroups');
+    // Only the `network:` prefix is trusted.
+    const compute = await post('/v2.0/ports', {
+      port: {
+        network_id: net,
+        device_owner: 'compute:nova',
+        fixed_ips: [{ ip_address: '10.0.5.3' }],
+      },
+    });
+    expect(compute['port_security_enabled']).toBe(true);
+    expect(compute['security_groups']).toHaveLength(1);
+  });
+
   it('refuses stateful and stateless groups together', async () => {
     const a = await post('/v2.0/security-groups', { security_group: { name: 'sf' } });
     const b = await post('/v2.0/security-groups', {
@@ -171,10 +284,15 @@ describe('ports', () => {
       revision_number: 1,
     });
     const conflict = await t.call('PUT', `/v2.0/ports/${String(p['id'])}`, {
-      port: { port_security_enabled: false },
+      port: { port_security_enabled: false, allowed_address_pairs: [] },
     });
     expect(conflict.status).toBe(409);
-    expect(conflict.body.NeutronError.type).toBe('PortSecurityAndIPRequiredForSecurityGroups');
+    expect(conflict.body.NeutronError).toEqual({
+      type: 'PortSecurityPortHasSecurityGroup',
+      message:
+        'Port has security group associated. Cannot disable port security or IP address until security group is removed.',
+      detail: '',
+    });
     const off = await t.call('PUT', `/v2.0/ports/${String(p['id'])}`, {
       port: { port_security_enabled: false, security_groups: [], allowed_address_pairs: [] },
     });
@@ -404,24 +522,27 @@ describe('odds and ends', () => {
   });
 
   it('answers a body that is not a JSON object with a NeutronError', async () => {
-    const xml = await fetch(`${t.url}/v2.0/security-groups`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/xml' },
-      body: '<a/>',
-    });
-    expect(xml.status).toBe(415);
-    expect(((await xml.json()) as { NeutronError: { type: string } }).NeutronError.type).toBe(
-      'HTTPUnsupportedMediaType',
-    );
-    const text = await fetch(`${t.url}/v2.0/security-groups`, {
-      method: 'POST',
-      headers: { 'content-type': 'text/plain' },
-      body: 'hello',
-    });
-    expect(text.status).toBe(400);
-    expect(
-      ((await text.json()) as { NeutronError: { message: string } }).NeutronError.message,
-    ).toMatch(/body.*object/);
+    // Neutron reads every body as JSON, whatever its Content-Type says.
+    for (const [type, body] of [
+      ['application/xml', '<a/>'],
+      ['text/plain', 'hello'],
+    ]) {
+      const r = await fetch(`${t.url}/v2.0/security-groups`, {
+        method: 'POST',
+        headers: { 'content-type': type! },
+        body,
+      });
+      expect(r.status, type).toBe(400);
+      expect(await r.json()).toMatchObject({
+        NeutronError: {
+          type: 'HTTPBadRequest',
+          message: expect.stringMatching(/^Malformed request/),
+        },
+      });
+    }
+    const noObject = await t.raw('POST', '/v2.0/security-groups', '"text"');
+    expect(noObject.status).toBe(400);
+    expect(noObject.body.NeutronError.message).toMatch(/body.*object/);
     const arr = await t.call('POST', '/v2.0/security-groups', [1, 2]);
     expect(arr.status).toBe(400);
     const huge = await t.call('POST', '/v2.0/security-groups', {

@@ -2,7 +2,9 @@
  * /v2.0/ports: what the agent enforces per port: MAC, fixed IPs, allowed address pairs,
  * security groups and port security, and the binding host. A port without security groups
  * given gets its project's default group (when port security is on and it has an address);
- * a generated MAC is Neutron's fa:16:3e:xx:xx:xx. MACs and IPs are unique per network.
+ * a port a network service owns (device_owner `network:*`, e.g. DHCP or a router) is
+ * created without port security, as ML2 does. A generated MAC is Neutron's
+ * fa:16:3e:xx:xx:xx. MACs and IPs are unique per network.
  */
 import { SgflowError } from '../../model/errors.js';
 import { checkPortSecurity, validatePortInput, type PortInput } from '../../model/validate.js';
@@ -66,6 +68,11 @@ async function checkPortAgainstStore(
   }
 }
 
+/** Neutron's trusted ports (`net.is_port_trusted`): owned by a network service. */
+export function isTrustedDeviceOwner(deviceOwner: string): boolean {
+  return deviceOwner.startsWith('network:');
+}
+
 async function freeMac(tx: StoreTx, deps: ApiDeps, networkId: string): Promise<string> {
   const used = new Set(
     (await tx.list('port', { network_id: networkId })).map((p) => p.mac_address),
@@ -103,6 +110,33 @@ function portFields(input: PortInput) {
     'binding:host_id': input['binding:host_id'],
     admin_state_up: input.admin_state_up ?? true,
   };
+}
+
+/**
+ * A port with an update applied, validated. Neutron (ML2) refuses to switch port security
+ * off, or to take the addresses away, while the port keeps security groups the update does
+ * not mention: 409 PortSecurityPortHasSecurityGroup (naming groups in the same update is
+ * the 400 of checkPortSecurity).
+ */
+function validateUpdate(
+  stored: Record<string, unknown>,
+  update: Record<string, unknown>,
+): PortInput {
+  const merged = { ...stored, ...update };
+  try {
+    return validatePortInput(merged);
+  } catch (e) {
+    if (
+      e instanceof SgflowError &&
+      e.code === 'PORT_SECURITY_CONFLICT' &&
+      !('security_groups' in update)
+    ) {
+      throw new SgflowError('PORT_SECURITY_HAS_GROUPS', {
+        field: merged['port_security_enabled'] === false ? 'port_security_enabled' : 'fixed_ips',
+      });
+    }
+    throw e;
+  }
 }
 
 export function portRoutes(app: App, deps: ApiDeps): void {
@@ -156,7 +190,10 @@ export function portRoutes(app: App, deps: ApiDeps): void {
         await checkQuota(tx, deps.quotas, 'port', project, 1);
         const id = input.id ?? deps.newId();
         if (await tx.get('port', id)) throw new SgflowError('DUPLICATE_ID', { kind: 'Port', id });
-        const portSecurity = input.port_security_enabled ?? net.port_security_enabled;
+        // ML2's port-security driver: a trusted port is never filtered, whatever it asks.
+        const portSecurity = isTrustedDeviceOwner(input.device_owner)
+          ? false
+          : (input.port_security_enabled ?? net.port_security_enabled);
         let groups = input.security_groups;
         if (groups === undefined) {
           groups =
@@ -210,7 +247,7 @@ export function portRoutes(app: App, deps: ApiDeps): void {
         const p = await getModifiable(tx, ctx, 'port', req.params.id, 'update_port');
         checkIfMatch(ifMatch(req), p.revision_number);
         const { description, ...rest } = body;
-        const input = validatePortInput({ ...inputOf(p), ...rest });
+        const input = validateUpdate(inputOf(p), rest);
         const next = touch(p, timestamp(deps.now()), {
           ...portFields(input),
           mac_address: input.mac_address ?? p.mac_address,
