@@ -144,7 +144,7 @@ describe('policy file errors name the JSON path', () => {
       'a port out of range',
       (d) => (d.security_groups[1].security_group_rules[0].port_range_max = 70000),
       'security_groups[1].security_group_rules[0].port_range_max',
-      'SG_INVALID_FIELD',
+      'SG_INVALID_PORT_VALUE',
       /between 0 and 65535/,
     ],
     [

@@ -108,13 +108,13 @@ describe('validateRuleInput', () => {
     [
       'port out of range',
       { ...base, protocol: 'tcp', port_range_min: 70000, port_range_max: 70000 },
-      'SG_INVALID_FIELD',
+      'SG_INVALID_PORT_VALUE',
       'port_range_min',
     ],
     [
       'port not integer',
       { ...base, protocol: 'tcp', port_range_min: 'x', port_range_max: 80 },
-      'SG_INVALID_FIELD',
+      'SG_INVALID_PORT_VALUE',
       'port_range_min',
     ],
     [
@@ -126,7 +126,7 @@ describe('validateRuleInput', () => {
     [
       'port 0',
       { ...base, protocol: 'tcp', port_range_min: 0, port_range_max: 80 },
-      'SG_INVALID_PORT_RANGE',
+      'SG_INVALID_PORT_VALUE',
       'port_range_min',
     ],
     [

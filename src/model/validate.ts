@@ -177,6 +177,24 @@ function readInt(obj: Obj, path: string, name: string, min: number, max: number)
   return n;
 }
 
+/**
+ * A port field as Neutron converts it (`convert_validate_port_value`): an integer 0-65535 or
+ * its decimal string, or null when absent; anything else is SecurityGroupInvalidPortValue.
+ */
+function readPort(obj: Obj, path: string, name: string): number | null {
+  const v = obj[name];
+  if (v === undefined || v === null) return null;
+  const n = typeof v === 'string' && /^\s*[0-9]+\s*$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > PORT_MAX) {
+    throw new SgflowError('SG_INVALID_PORT_VALUE', {
+      field: joinPath(path, name),
+      port: typeof v === 'string' ? v : show(v),
+      reason: `${name} must be an integer between 0 and ${PORT_MAX}.`,
+    });
+  }
+  return n;
+}
+
 function readArray(obj: Obj, path: string, name: string): unknown[] | undefined {
   const v = obj[name];
   if (v === undefined || v === null) return undefined;
@@ -269,10 +287,10 @@ export function validateRuleInput(body: unknown, path = ''): SecurityGroupRuleIn
     direction,
     ethertype,
     protocol: canonicalProtocolForEthertype(rawProtocol, ethertype),
-    port_range_min: readInt(o, path, 'port_range_min', 0, PORT_MAX),
-    port_range_max: readInt(o, path, 'port_range_max', 0, PORT_MAX),
-    source_port_range_min: readInt(o, path, 'source_port_range_min', 0, PORT_MAX),
-    source_port_range_max: readInt(o, path, 'source_port_range_max', 0, PORT_MAX),
+    port_range_min: readPort(o, path, 'port_range_min'),
+    port_range_max: readPort(o, path, 'port_range_max'),
+    source_port_range_min: readPort(o, path, 'source_port_range_min'),
+    source_port_range_max: readPort(o, path, 'source_port_range_max'),
     remote_ip_prefix: null,
     remote_group_id: readNullableId(o, path, 'remote_group_id'),
     remote_address_group_id: readNullableId(o, path, 'remote_address_group_id'),
@@ -344,10 +362,12 @@ function checkPortRange(
   if (proto === null) throw new SgflowError('SG_PORTS_WITHOUT_PROTOCOL', { field });
   const isSource = minName === 'source_port_range_min';
   if (isPortProtocol(proto)) {
+    // Neutron's `_validate_port_range`: port 0 is an invalid value, before any range check.
     if (min === 0 || max === 0) {
-      throw new SgflowError('SG_INVALID_PORT_RANGE', {
+      throw new SgflowError('SG_INVALID_PORT_VALUE', {
         field: joinPath(path, min === 0 ? minName : maxName),
-        reason: `Invalid value for port 0: ${minName} and ${maxName} must be between 1 and ${PORT_MAX}.`,
+        port: 0,
+        reason: `For TCP/UDP/SCTP/DCCP/UDPLITE protocols, ${minName} and ${maxName} must be between 1 and ${PORT_MAX}.`,
       });
     }
     if (min === null || max === null || min > max) {

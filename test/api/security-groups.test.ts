@@ -300,11 +300,48 @@ describe('security group rules', () => {
       400,
       'SecurityGroupInvalidPortRange',
     ],
+    // Neutron's _validate_port_range: 0 is an invalid port value for the port protocols
+    // (whichever end, even alone); a value that is no port at all is one too, whatever the
+    // protocol; a bad range of good ports is an invalid range.
     [
       'port 0',
       { protocol: 'tcp', port_range_min: 0, port_range_max: 80 },
       400,
-      'SecurityGroupInvalidPortRange',
+      'SecurityGroupInvalidPortValue',
+      /^Invalid value for port 0\. .*port_range_min and port_range_max must be between 1 and 65535/,
+    ],
+    [
+      'port 0 as max',
+      { protocol: 'udp', port_range_min: 1, port_range_max: 0 },
+      400,
+      'SecurityGroupInvalidPortValue',
+    ],
+    ['port 0 alone', { protocol: 'sctp', port_range_min: 0 }, 400, 'SecurityGroupInvalidPortValue'],
+    [
+      'source port 0',
+      { protocol: 'tcp', source_port_range_min: 0, source_port_range_max: 9 },
+      400,
+      'SecurityGroupInvalidPortValue',
+      /source_port_range_min/,
+    ],
+    [
+      'port 65536',
+      { protocol: 'tcp', port_range_min: 1, port_range_max: 65536 },
+      400,
+      'SecurityGroupInvalidPortValue',
+      /^Invalid value for port 65536\./,
+    ],
+    [
+      'negative port',
+      { protocol: 'udp', port_range_min: -1, port_range_max: 80 },
+      400,
+      'SecurityGroupInvalidPortValue',
+    ],
+    [
+      'icmp type 70000 (no port at all)',
+      { protocol: 'icmp', port_range_min: 70000 },
+      400,
+      'SecurityGroupInvalidPortValue',
     ],
     [
       'ports without protocol',
@@ -375,8 +412,8 @@ describe('security group rules', () => {
       'port not a number',
       { protocol: 'tcp', port_range_min: 'eighty', port_range_max: 80 },
       400,
-      'HTTPBadRequest',
-      /port_range_min/,
+      'SecurityGroupInvalidPortValue',
+      /Invalid value for port eighty\. port_range_min/,
     ],
     ['unknown field', { colour: 'red' }, 400, 'HTTPBadRequest', /colour/],
     ['unknown group', { security_group_id: 'nope' }, 404, 'SecurityGroupNotFound'],
