@@ -6,6 +6,7 @@
  * Invariant: rendering adds keys and never changes a stored value, so a rendered resource
  * filters and sorts on the same values the store holds.
  */
+import { canonicalCidr } from '../model/addr.js';
 import type {
   Kind,
   ResourceOf,
@@ -28,7 +29,8 @@ export function renderRule(r: StoredSecurityGroupRule, groupIsDefault: boolean):
   return {
     ...r,
     ...common(r),
-    normalized_cidr: r.remote_ip_prefix,
+    // The prefix as given, its network here (Neutron's security-groups-normalized-cidr).
+    normalized_cidr: r.remote_ip_prefix === null ? null : canonicalCidr(r.remote_ip_prefix),
     belongs_to_default_sg: groupIsDefault,
   };
 }

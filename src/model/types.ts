@@ -80,7 +80,10 @@ export interface SecurityGroupRule {
   /** sgflow extension: source port range (same protocols as port_range_*). */
   source_port_range_min: number | null;
   source_port_range_max: number | null;
-  /** Canonical CIDR (host bits cleared), or null. */
+  /**
+   * A prefix as Neutron keeps it (canonical text, with a prefix length, host bits as given:
+   * `10.1.2.3/8`), or null. It means its network: normalizePolicy clears the host bits.
+   */
   remote_ip_prefix: string | null;
   remote_group_id: string | null;
   remote_address_group_id: string | null;

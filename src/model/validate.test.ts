@@ -59,10 +59,11 @@ describe('validateRuleInput', () => {
       ethertype: 'IPv6',
       protocol: 'ipv6-icmp',
       port_range_min: 128,
-      remote_ip_prefix: 'fd00:1::/64',
+      remote_ip_prefix: 'fd00:1::5/64',
     });
+    // Kept as given (Neutron's str(IPNetwork)); normalizePolicy clears the host bits.
     expect(validateRuleInput({ ...base, remote_ip_prefix: '10.0.0.5/8' }).remote_ip_prefix).toBe(
-      '10.0.0.0/8',
+      '10.0.0.5/8',
     );
     expect(validateRuleInput({ ...base, remote_ip_prefix: '10.0.0.5' }).remote_ip_prefix).toBe(
       '10.0.0.5/32',

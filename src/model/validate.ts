@@ -4,7 +4,8 @@
  *
  * Produces: for a request body (or a policy-file entry), the resource's fields with Neutron's
  * defaults filled in and values in canonical form (lower-case MACs, host-bit-free CIDRs,
- * lower-case protocol names, IPv6 ICMP spelled `ipv6-icmp`); or an SgflowError whose `field`
+ * except a rule's remote_ip_prefix, which Neutron keeps as given, lower-case protocol names,
+ * IPv6 ICMP spelled `ipv6-icmp`); or an SgflowError whose `field`
  * is the full path of the offending field and whose message lists the allowed values.
  *
  * Invariant: pure (no I/O, no clock, no randomness); a value that passes is accepted by
@@ -13,10 +14,10 @@
  */
 import {
   MAC_BROADCAST,
+  canonicalIp,
   ethertypeOfFamily,
   formatCidr,
   formatIp,
-  isAnyCidr,
   isHostCidr,
   isMulticastMac,
   parseCidr,
@@ -298,12 +299,26 @@ export function validateRuleInput(body: unknown, path = ''): SecurityGroupRuleIn
   };
   const prefix = o['remote_ip_prefix'];
   if (prefix !== undefined && prefix !== null) {
-    rule.remote_ip_prefix = formatCidr(parseCidr(prefix, joinPath(path, 'remote_ip_prefix')));
+    rule.remote_ip_prefix = prefixAsGiven(prefix, joinPath(path, 'remote_ip_prefix'));
   }
   if (id !== undefined) rule.id = id;
   if (projectId !== undefined) rule.project_id = projectId;
   checkRule(rule, path);
   return rule;
+}
+
+/**
+ * A rule's remote prefix the way Neutron stores it (`str(netaddr.IPNetwork(x))`): the address
+ * as given, host bits included, in canonical text, with its prefix length (a bare address is
+ * a host prefix). `10.1.2.3/8` stays `10.1.2.3/8`; enforcement (normalizePolicy) and the
+ * API's `normalized_cidr` read it as the network `10.0.0.0/8`.
+ */
+export function prefixAsGiven(value: unknown, field: string): string {
+  const cidr = parseCidr(value, field);
+  const text = (value as string).trim();
+  const slash = text.indexOf('/');
+  const address = canonicalIp(slash < 0 ? text : text.slice(0, slash), field);
+  return `${address}/${cidr.prefix}`;
 }
 
 type RuleFields = Omit<
@@ -407,8 +422,10 @@ function checkPortRange(
  * Neutron's duplicate-rule key (`_rule_to_key`): two rules of a group are duplicates when
  * direction, ethertype, protocol (by number under the ethertype: "tcp" = "6", IPv6 "icmp" =
  * "58"), port ranges, remote group, remote address group and remote prefix are equal, where
- * 0.0.0.0/0, ::/0 and no prefix are the same. Also keyed on our source-port range.
- * Description and id do not count.
+ * 0.0.0.0/0, ::/0 and no prefix are the same. The prefix compares as stored, host bits and
+ * all: Neutron keeps 10.0.0.120/24 and 10.0.0.200/24 as two rules (its own test of
+ * normalized_cidr creates both). Also keyed on our source-port range. Description and id
+ * do not count.
  */
 export function ruleFingerprint(
   rule: Omit<RuleFields, never> & { security_group_id: string },
@@ -417,8 +434,8 @@ export function ruleFingerprint(
   const v = (x: string | number | null): string => (x === null ? none : String(x));
   let prefix = none;
   if (rule.remote_ip_prefix !== null) {
-    const c = parseCidr(rule.remote_ip_prefix);
-    prefix = isAnyCidr(c) ? none : formatCidr(c);
+    const p = prefixAsGiven(rule.remote_ip_prefix, 'remote_ip_prefix');
+    prefix = p === '0.0.0.0/0' || p === '::/0' ? none : p;
   }
   return [
     rule.security_group_id,

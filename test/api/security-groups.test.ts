@@ -3,6 +3,8 @@
 // all-or-nothing, immutability, revisions and If-Match, in-use and quota conflicts.
 /* eslint-disable @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-argument -- response bodies are untyped JSON */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseCidr } from '../../src/model/addr.js';
+import { normalizePolicy } from '../../src/model/policy.js';
 import { rule, startTestServer, type TestServer } from './support.js';
 
 const TS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
@@ -253,7 +255,8 @@ describe('security group rules', () => {
       port_range_max: 8999,
       source_port_range_min: 1024,
       source_port_range_max: 65535,
-      remote_ip_prefix: '10.0.0.0/8',
+      // Neutron keeps the prefix as given and shows its network as normalized_cidr.
+      remote_ip_prefix: '10.1.2.3/8',
       normalized_cidr: '10.0.0.0/8',
       remote_group_id: null,
       remote_address_group_id: null,
@@ -267,6 +270,71 @@ describe('security group rules', () => {
     const after = (await t.call('GET', `/v2.0/security-groups/${sg}`)).body.security_group;
     expect(after.revision_number).toBe(before + 1);
     expect(after.security_group_rules.map((x: { id: string }) => x.id)).toContain(id);
+  });
+
+  it('keeps a prefix with host bits as given, matches its network, and keys duplicates as Neutron', async () => {
+    const g = await createGroup('prefixes');
+    const given = await createRule(
+      rule(g, {
+        protocol: 'tcp',
+        remote_ip_prefix: '10.0.0.120/24',
+        port_range_min: 9,
+        port_range_max: 9,
+      }),
+    );
+    expect(given.status).toBe(201);
+    expect(given.body.security_group_rule).toMatchObject({
+      remote_ip_prefix: '10.0.0.120/24',
+      normalized_cidr: '10.0.0.0/24',
+    });
+    // Neutron's own normalized_cidr test: another host of the same network is another rule.
+    const sibling = await createRule(
+      rule(g, {
+        protocol: 'tcp',
+        remote_ip_prefix: '10.0.0.200/24',
+        port_range_min: 9,
+        port_range_max: 9,
+      }),
+    );
+    expect(sibling.status).toBe(201);
+    // The same text again (or spelled differently) is the same rule.
+    for (const spelling of ['10.0.0.120/24', ' 10.0.0.120/24']) {
+      const dup = await createRule(
+        rule(g, {
+          protocol: '6',
+          remote_ip_prefix: spelling,
+          port_range_min: 9,
+          port_range_max: 9,
+        }),
+      );
+      expect(dup.status, spelling).toBe(409);
+      expect(dup.body.NeutronError.message).toContain(given.body.security_group_rule.id);
+    }
+    // A bare address gets its host prefix; IPv6 text is canonical.
+    const host = await createRule(rule(g, { remote_ip_prefix: '192.168.7.7' }));
+    expect(host.body.security_group_rule).toMatchObject({
+      remote_ip_prefix: '192.168.7.7/32',
+      normalized_cidr: '192.168.7.7/32',
+    });
+    const v6 = await createRule(
+      rule(g, { ethertype: 'IPv6', remote_ip_prefix: 'FD00:0:0::1:5/64' }),
+    );
+    expect(v6.body.security_group_rule).toMatchObject({
+      remote_ip_prefix: 'fd00::1:5/64',
+      normalized_cidr: 'fd00::/64',
+    });
+    // Filters see the stored text.
+    const listed = await t.call('GET', '/v2.0/security-group-rules?remote_ip_prefix=10.0.0.120/24');
+    expect(listed.body.security_group_rules.map((r: { id: string }) => r.id)).toEqual([
+      given.body.security_group_rule.id,
+    ]);
+    // What the agent enforces is the network.
+    const { policy } = await t.server.store.snapshot();
+    const normalized = normalizePolicy(policy);
+    const enforced = normalized.groups
+      .get(g)
+      ?.rules.find((r) => r.id === given.body.security_group_rule.id);
+    expect(enforced?.remote).toEqual({ kind: 'prefix', cidr: parseCidr('10.0.0.0/24') });
   });
 
   it('refuses a duplicate with 409 SecurityGroupRuleExists naming the existing rule', async () => {
