@@ -14,6 +14,10 @@
  * right are never touched, so their counters and durations survive and no packet of an
  * allowed connection is ever dropped by the agent's own doing.
  *
+ * Packets the pipeline pauses at the controller (DCCP and UDP-Lite port rules, which OVS
+ * cannot match) are judged with the reference semantics (punt.ts) and resumed when allowed;
+ * each port may send only so many a second.
+ *
  * Invariants:
  * - Every difference goes out as one OpenFlow bundle (atomic); a failed bundle leaves the
  *   switch as it was, is logged with the switch's error, and is followed by a resync and a
@@ -23,13 +27,16 @@
  * - `appliedRevision` only names a store revision whose flows the switch acknowledged.
  * - Without a pending resync, the switch holds exactly the compiler's table.
  */
+import { Reg } from '../compiler/index.js';
 import type { EnforcementMode, NormalizedPolicy } from '../model/types.js';
 import type { Flow, FlowTable } from '../openflow/ir.js';
 import { IncrementalNormalizer } from './incremental.js';
 import { AgentMetrics, type Health } from './metrics.js';
 import type { PolicySource } from './policy-source.js';
 import type { FlowMod } from './reconcile.js';
-import type { FlowSwitch, LocalInterface, PortSource } from './switch.js';
+import { parseFrame } from './frame.js';
+import { judgePunt, PuntLimiter, type PuntJudgement } from './punt.js';
+import type { FlowSwitch, LocalInterface, PortSource, PuntedPacket } from './switch.js';
 
 /** Number of tables the pipeline uses (docs/pipeline.md). */
 export const PIPELINE_TABLES = 10;
@@ -170,6 +177,7 @@ export class Agent {
   readonly normalizer = new IncrementalNormalizer();
 
   private applied = { revision: -1, portsGeneration: -1 };
+  private readonly puntLimiter = new PuntLimiter();
   private waiters: Waiter[] = [];
   private reportListeners: ((r: ReconcileReport) => void)[] = [];
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -199,13 +207,7 @@ export class Agent {
         this.kick();
       }
     });
-    sw.onPacketIn?.((p) => {
-      this.metrics.packetIns.inc();
-      this.log.warn(
-        { table: p.table, cookie: `0x${p.cookie.toString(16)}`, reason: p.reason },
-        'packet punted to the agent; dropped (controller verdicts are not implemented)',
-      );
-    });
+    sw.onPacketIn?.((p) => this.onPunt(p));
     ports.onStateChange((state) => {
       this.ovsdbUp = state === 'connected';
       this.metrics.connected.set({ peer: 'ovsdb' }, this.ovsdbUp ? 1 : 0);
@@ -375,6 +377,47 @@ export class Agent {
     }
   }
 
+  /** A packet paused at the controller: judged by the reference semantics, resumed if allowed. */
+  private onPunt(p: PuntedPacket): void {
+    const count = (outcome: string, level: 'info' | 'warn', why: string): void => {
+      this.metrics.packetIns.inc({ outcome });
+      this.log[level](
+        { outcome, table: p.table, cookie: `0x${p.cookie.toString(16)}`, why },
+        'packet at the controller',
+      );
+    };
+    if (!p.paused) {
+      count('unexpected', 'warn', 'not paused by an sgflow flow; ignored');
+      return;
+    }
+    const port = Number(p.metadata[Reg.PortKey] ?? 0n);
+    if (!this.puntLimiter.take(port, now())) {
+      this.metrics.packetIns.inc({ outcome: 'rate_limited' });
+      return;
+    }
+    let verdict: PuntJudgement;
+    try {
+      const byOfport = new Map(this.localPorts().map((l) => [l.ofport, l.portId]));
+      verdict = judgePunt(
+        this.normalized(),
+        (ofport) => byOfport.get(ofport),
+        p.metadata,
+        parseFrame(p.data),
+      );
+    } catch (e) {
+      verdict = { verdict: 'deny', reason: `cannot judge: ${(e as Error).message}` };
+    }
+    if (verdict.verdict === 'deny') {
+      count('denied', 'info', verdict.reason);
+      return;
+    }
+    count('allowed', 'info', verdict.reason);
+    p.resume().catch((e: unknown) => {
+      this.metrics.errors.inc({ kind: 'resume' });
+      this.log.warn({ err: (e as Error).message }, 'resuming a paused packet failed');
+    });
+  }
+
   private normalized(): NormalizedPolicy {
     const cache = this.opts.source.cache;
     if (this.normalizedFor?.revision === cache.revision) return this.normalizedFor.policy;
@@ -389,6 +432,7 @@ export class Agent {
     const revision = this.opts.source.cache.revision;
     const portsGeneration = this.portsGeneration;
     const base = this.baseTable;
+    this.puntLimiter.keep(new Set(this.localPorts().map((l) => l.ofport)));
 
     let update: CompilerUpdate;
     let normalizeMs: number;

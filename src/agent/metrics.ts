@@ -74,7 +74,8 @@ export class AgentMetrics {
   });
   readonly packetIns = new Counter({
     name: 'sgflow_packet_ins_total',
-    help: 'Packets the pipeline punted to the agent (dropped: the agent does not judge punts yet)',
+    help: 'Packets the pipeline paused at the agent, by outcome: allowed (resumed), denied, rate_limited (per-port limit), unexpected (not paused by an sgflow flow)',
+    labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
   readonly appliedRevision = new Gauge({

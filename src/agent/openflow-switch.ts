@@ -9,10 +9,16 @@
  */
 import { OpenFlowConnection } from '../openflow/connection.js';
 import { FIELDS } from '../openflow/fields.js';
-import type { Action, Flow, FlowTable } from '../openflow/ir.js';
+import type { Action, FieldName, Flow, FlowTable } from '../openflow/ir.js';
 import { canonicalMatch } from '../openflow/text.js';
 import type { FlowMod } from './reconcile.js';
-import { syncByDump, type ConnectionState, type FlowSwitch, type SyncResult } from './switch.js';
+import {
+  syncByDump,
+  type ConnectionState,
+  type FlowSwitch,
+  type PuntedPacket,
+  type SyncResult,
+} from './switch.js';
 
 export interface OpenFlowSwitchOptions {
   /** `unix:<rundir>/<bridge>.mgmt`, `tcp:HOST:PORT`... */
@@ -51,7 +57,7 @@ function canonical(f: Flow): Flow {
 export class OpenFlowSwitch implements FlowSwitch {
   private conn: OpenFlowConnection | undefined;
   private listeners: ((s: ConnectionState) => void)[] = [];
-  private packetListeners: ((p: { table: number; cookie: bigint; reason: string }) => void)[] = [];
+  private packetListeners: ((p: PuntedPacket) => void)[] = [];
 
   constructor(private readonly opts: OpenFlowSwitchOptions) {}
 
@@ -73,8 +79,18 @@ export class OpenFlowSwitch implements FlowSwitch {
       for (const l of this.listeners) l(s);
     });
     conn.on('packet_in', (p) => {
-      for (const l of this.packetListeners)
-        l({ table: p.table, cookie: p.cookie, reason: p.reason });
+      const metadata: PuntedPacket['metadata'] = {};
+      for (const [name, f] of Object.entries(p.match)) metadata[name as FieldName] = f.value;
+      const punted: PuntedPacket = {
+        table: p.table,
+        cookie: p.cookie,
+        reason: p.reason,
+        metadata,
+        data: p.data,
+        paused: p.continuation !== undefined,
+        resume: () => conn.resume(p),
+      };
+      for (const l of this.packetListeners) l(punted);
     });
     await conn.ready();
     first = false;
@@ -84,7 +100,7 @@ export class OpenFlowSwitch implements FlowSwitch {
     this.listeners.push(listener);
   }
 
-  onPacketIn(listener: (p: { table: number; cookie: bigint; reason: string }) => void): void {
+  onPacketIn(listener: (p: PuntedPacket) => void): void {
     this.packetListeners.push(listener);
   }
 

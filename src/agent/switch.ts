@@ -6,7 +6,7 @@
  * every mod (and answered a barrier), and when it rejects the switch holds what it held
  * before (OpenFlow bundles with the atomic flag).
  */
-import type { Flow, FlowTable } from '../openflow/ir.js';
+import type { FieldName, Flow, FlowTable } from '../openflow/ir.js';
 import { diffFlows, type FlowMod } from './reconcile.js';
 
 export type ConnectionState = 'connected' | 'disconnected';
@@ -33,8 +33,24 @@ export interface FlowSwitch {
   /** Called on every (re)connection and disconnection; a reconnect means "resync". */
   onStateChange(listener: (state: ConnectionState) => void): void;
   /** Packets the pipeline sent to the controller (only drivers with a controller channel). */
-  onPacketIn?(listener: (p: { table: number; cookie: bigint; reason: string }) => void): void;
+  onPacketIn?(listener: (p: PuntedPacket) => void): void;
   close(): Promise<void>;
+}
+
+/** A packet the pipeline sent to the controller. */
+export interface PuntedPacket {
+  table: number;
+  /** The cookie of the flow that sent it. */
+  cookie: bigint;
+  reason: string;
+  /** Pipeline fields at the punt: in_port, registers, ct_state and the ct_* tuple. */
+  metadata: Partial<Record<FieldName, bigint>>;
+  /** The frame as it was at the punt. */
+  data: Uint8Array;
+  /** Paused by `controller(pause)`: it goes on only if resumed. */
+  paused: boolean;
+  /** Continues a paused packet's pipeline (rejects for a packet that was not paused). */
+  resume(): Promise<void>;
 }
 
 /** One interface on the bridge, as OVSDB reports it. */

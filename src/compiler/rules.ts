@@ -10,8 +10,8 @@
  * Forms: stateful rules judge the connection's original tuple (ct_*); stateless rules, and
  * SCTP port rules of stateful groups, judge the packet's own header (SCTP in forward form when
  * Reply is clear, reverse form when set). DCCP and UDP-Lite port rules cannot be matched by
- * OVS: packets that pass every other dimension are punted to the controller, below every
- * allow flow, never widened into an allow.
+ * OVS: packets that pass every other dimension are paused at the controller, below every
+ * allow flow, never widened into an allow; the agent judges them and resumes the allowed.
  */
 import { compareCidr } from '../model/addr.js';
 import type {
@@ -299,7 +299,7 @@ export function compileGroupKeys(
   const rules = [...group.rules].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const portsDim = dims.ports(group.id, ports);
   for (const rule of rules) addRule(ctx, dims, keys, punts, group, portsDim, rule);
-  emitAllPunts(sink, punts);
+  emitAllPunts(sink, punts, ctx.t.Allow);
   return [...keys.values()].map((k) => finishKey(k, dims));
 }
 
@@ -401,11 +401,17 @@ function finishKey(k: KeyBuilder, source: DimSource): ConjunctiveKey {
 type Punts = Map<string, { table: number; match: Match; ruleIds: Set<string> }>;
 
 /**
- * The agent reads which rules a punted packet concerns from the packet-in's cookie (the flow's);
- * equal punt matches of several groups merge into one flow whose cookie names all their rules.
+ * A punted packet is paused at the controller (`controller(pause)`): the agent judges it with
+ * the reference semantics and resumes it — the rest of the flow's actions then run as for a
+ * rule hit (to Allow, which commits and forwards) — or leaves it paused, which drops it. The
+ * agent reads the rules concerned from the packet-in's cookie (the flow's); equal punt matches
+ * of several groups merge into one flow whose cookie names all their rules.
  */
-function emitAllPunts(sink: FlowSink, punts: Punts): void {
-  const actions: Action[] = [{ type: 'controller', maxLen: 65535 }];
+function emitAllPunts(sink: FlowSink, punts: Punts, allowTable: number): void {
+  const actions: Action[] = [
+    { type: 'controller', maxLen: 65535, pause: true },
+    { type: 'resubmit', table: allowTable },
+  ];
   for (const p of punts.values()) {
     sink.add(p.table, Priority.Punt, p.match, actions, ruleCookie([...p.ruleIds]).origin);
   }

@@ -60,7 +60,9 @@ export type SimStep =
       invalid?: string;
     }
   | { kind: 'output'; depth: number; port: number | string; dropped?: string }
-  | { kind: 'controller'; depth: number; cookie: bigint; userdata?: Uint8Array }
+  | { kind: 'controller'; depth: number; cookie: bigint; userdata?: Uint8Array; paused?: boolean }
+  /** A paused packet the controller resumed: the actions after `controller(pause)` run. */
+  | { kind: 'resumed'; depth: number }
   | { kind: 'set'; depth: number; text: string }
   | { kind: 'learn'; depth: number; flow: Flow }
   | { kind: 'drop'; depth: number; reason: string };
@@ -86,6 +88,14 @@ export interface SimResult {
 const MAX_DEPTH = 64;
 const MAX_RESUBMITS = 4096;
 
+export interface SimOptions {
+  /**
+   * The controller's answer to a packet paused by `controller(pause)`: true resumes it (the
+   * actions after the pause run, with the state it had), false drops it. Default: drop.
+   */
+  onPause?: (packetIn: PacketIn) => boolean;
+}
+
 interface Run {
   index: TableIndex;
   state: SimState;
@@ -94,6 +104,9 @@ interface Run {
   special: string[];
   controller: PacketIn[];
   resubmits: number;
+  /** A paused packet was not resumed: nothing more happens to it. */
+  halted: boolean;
+  onPause: ((packetIn: PacketIn) => boolean) | undefined;
 }
 
 function reservedName(port: number): string | null {
@@ -119,6 +132,7 @@ function sameMatch(a: Flow, b: Flow): boolean {
 
 /** Runs a lookup in `table` and the matched flow's actions. */
 function runTable(run: Run, key: FlowKey, table: number, depth: number): void {
+  if (run.halted) return;
   if (depth > MAX_DEPTH) {
     run.path.push({ kind: 'drop', depth, reason: `resubmit nesting deeper than ${MAX_DEPTH}` });
     return;
@@ -270,6 +284,7 @@ function runActions(
     return;
   }
   for (const a of actions) {
+    if (run.halted) return;
     switch (a.type) {
       case 'output':
         output(run, key, a.port, depth, flow);
@@ -277,19 +292,30 @@ function runActions(
       case 'output_reg':
         output(run, key, Number(readSlice(key.fields, a.src)), depth, flow);
         break;
-      case 'controller':
-        run.controller.push({
+      case 'controller': {
+        const pi: PacketIn = {
           cookie: flow.cookie,
           key: cloneKey(key),
           ...(a.userdata ? { userdata: a.userdata } : {}),
-        });
+        };
+        run.controller.push(pi);
         run.path.push({
           kind: 'controller',
           depth,
           cookie: flow.cookie,
           ...(a.userdata ? { userdata: a.userdata } : {}),
+          ...(a.pause ? { paused: true } : {}),
         });
+        if (a.pause) {
+          if (!(run.onPause?.(pi) ?? false)) {
+            run.halted = true;
+            run.path.push({ kind: 'drop', depth, reason: 'paused at the controller, not resumed' });
+            return;
+          }
+          run.path.push({ kind: 'resumed', depth });
+        }
         break;
+      }
       case 'goto_table':
         gotoTable = a.table;
         break;
@@ -370,7 +396,7 @@ function runActions(
         break;
     }
   }
-  if (gotoTable !== null) runTable(run, key, gotoTable, depth + 1);
+  if (gotoTable !== null && !run.halted) runTable(run, key, gotoTable, depth + 1);
 }
 
 /** resubmit(…,ct): the lookup sees the ct original tuple in place of the packet's 5-tuple. */
@@ -415,6 +441,7 @@ export function simulate(
   inPort: number,
   key: FlowKey,
   startTable = 0,
+  options: SimOptions = {},
 ): SimResult {
   const index =
     state.learned.length === 0 ? indexOf(flows) : new TableIndex([...flows, ...state.learned]);
@@ -426,15 +453,19 @@ export function simulate(
     special: [],
     controller: [],
     resubmits: 0,
+    halted: false,
+    onPause: options.onPause,
   };
   const k = cloneKey(key);
   k.fields.in_port = BigInt(inPort);
   runTable(run, k, startTable, 0);
   const outputs = [...new Set(run.outputs)].sort((a, b) => a - b);
+  // A packet the controller resumed and that then went nowhere was dropped, not punted.
+  const resumed = run.path.some((s) => s.kind === 'resumed');
   const verdict =
     outputs.length > 0 || run.special.length > 0
       ? 'output'
-      : run.controller.length > 0
+      : run.halted || (run.controller.length > 0 && !resumed)
         ? 'controller'
         : 'drop';
   return { outputs, special: run.special, controller: run.controller, verdict, path: run.path };

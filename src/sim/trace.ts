@@ -88,9 +88,11 @@ function stepLines(
     case 'controller': {
       const origin = cookies.get(step.cookie);
       return [
-        `${pad}sent to the controller${origin === undefined ? '' : ` for ${describeOrigin(origin)}`}`,
+        `${pad}${step.paused ? 'paused at' : 'sent to'} the controller${origin === undefined ? '' : ` for ${describeOrigin(origin)}`}`,
       ];
     }
+    case 'resumed':
+      return [`${pad}resumed by the controller`];
     case 'set':
       return [`${pad}${step.text}`];
     case 'learn':
