@@ -8,6 +8,7 @@
  * 400 naming the parameter and what it allows, never an empty or partial answer.
  */
 import type { TObject, TSchema } from 'typebox';
+import { formatMac, parseMac } from '../model/addr.js';
 import { SgflowError } from '../model/errors.js';
 import { notFound } from './access.js';
 import type { Rendered } from './render.js';
@@ -82,6 +83,15 @@ function badParam(field: string, reason: string): SgflowError {
   return new SgflowError('SG_INVALID_FIELD', { field, reason });
 }
 
+/** A MAC filter value in the form MACs are stored in; text that is no MAC stays as it is. */
+function canonicalMacText(text: string): string {
+  try {
+    return formatMac(parseMac(text.trim()));
+  } catch {
+    return text;
+  }
+}
+
 function matchesOne(cls: FieldClass, actual: unknown, wanted: string): boolean {
   switch (cls) {
     case 'boolean':
@@ -128,7 +138,8 @@ function fieldFilters(query: Query, res: ApiResource): ((item: Rendered) => bool
         }
       }
     }
-    const wanted = values(raw);
+    // MACs compare as MACs, as Neutron's (netaddr) filter does: FA:16:3E:.. finds fa:16:3e:..
+    const wanted = key === 'mac_address' ? values(raw).map(canonicalMacText) : values(raw);
     preds.push((item) => wanted.some((w) => matchesOne(cls, item[key], w)));
   }
   const all = commaList(query['tags']);

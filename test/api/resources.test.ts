@@ -489,6 +489,31 @@ describe('odds and ends', () => {
     expect((await t.call('GET', '/v2.0/ports?fixed_ips=10.7.0.1')).status).toBe(400);
   });
 
+  it('filters ports by MAC whatever its case', async () => {
+    const net = await post('/v2.0/networks', { network: { name: 'macs' } });
+    const p = await post('/v2.0/ports', {
+      port: { network_id: net['id'], mac_address: 'fa:16:3e:aa:bb:0c' },
+    });
+    for (const mac of ['FA:16:3E:AA:BB:0C', 'fa:16:3e:aa:bb:0c', 'Fa:16:3e:Aa:bB:0c']) {
+      const r = await t.call('GET', `/v2.0/ports?mac_address=${encodeURIComponent(mac)}`);
+      expect(
+        r.body.ports.map((x: { id: string }) => x.id),
+        mac,
+      ).toEqual([p['id']]);
+    }
+    expect((await t.call('GET', '/v2.0/ports?mac_address=nonsense')).body.ports).toEqual([]);
+  });
+
+  it('reads a body without Content-Type as JSON, as Neutron does', async () => {
+    const r = await fetch(`${t.url}/v2.0/networks`, {
+      method: 'POST',
+      // A byte body: fetch adds no Content-Type of its own.
+      body: new TextEncoder().encode(JSON.stringify({ network: { name: 'untyped' } })),
+    });
+    expect(r.status).toBe(201);
+    expect(((await r.json()) as { network: { name: string } }).network.name).toBe('untyped');
+  });
+
   it('honours If-Match on deletes and leaves the resource when it fails', async () => {
     const g = await post('/v2.0/security-groups', { security_group: { name: 'ifmatch' } });
     const path = `/v2.0/security-groups/${String(g['id'])}`;

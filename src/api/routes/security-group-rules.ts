@@ -46,11 +46,13 @@ export function securityGroupRuleRoutes(app: App, deps: ApiDeps): void {
       schema: { querystring: S.ListQuery },
     },
     async (req) => {
-      const rules = await listVisible(store, req.ctx, 'security_group_rule');
-      const defaults = new Set(
-        (await store.list('security_group', { name: DEFAULT_GROUP_NAME })).map((g) => g.id),
-      );
-      const items = rules.map((r) => renderRule(r, defaults.has(r.security_group_id)));
+      const items = await store.read(async (reader) => {
+        const rules = await listVisible(reader, req.ctx, 'security_group_rule');
+        const defaults = new Set(
+          (await reader.list('security_group', { name: DEFAULT_GROUP_NAME })).map((g) => g.id),
+        );
+        return rules.map((r) => renderRule(r, defaults.has(r.security_group_id)));
+      });
       return listResponse(items, req.query, res, collectionUrl(req, res));
     },
   );

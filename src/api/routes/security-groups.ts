@@ -58,9 +58,13 @@ export function securityGroupRoutes(app: App, deps: ApiDeps): void {
     },
     async (req) => {
       await ensureDefaultGroupExists(deps, req.ctx.projectId);
-      const groups = await listVisible(store, req.ctx, 'security_group');
-      const rules = await rulesByGroup(store, req.ctx);
-      const items = groups.map((g) => renderGroup(g, rules.get(g.id) ?? []));
+      // Groups and rules from one committed state: a rule written meanwhile shows in both
+      // the group's rules and its revision_number, or in neither.
+      const items = await store.read(async (r) => {
+        const groups = await listVisible(r, req.ctx, 'security_group');
+        const rules = await rulesByGroup(r, req.ctx);
+        return groups.map((g) => renderGroup(g, rules.get(g.id) ?? []));
+      });
       return listResponse(items, req.query, res, collectionUrl(req, res));
     },
   );
@@ -79,8 +83,10 @@ export function securityGroupRoutes(app: App, deps: ApiDeps): void {
       },
     },
     async (req) => {
-      const g = await getVisible(store, req.ctx, 'security_group', req.params.id);
-      return { security_group: selectFields(await renderOne(store, g), req.query.fields) };
+      const rendered = await store.read(async (r) =>
+        renderOne(r, await getVisible(r, req.ctx, 'security_group', req.params.id)),
+      );
+      return { security_group: selectFields(rendered, req.query.fields) };
     },
   );
 
