@@ -81,7 +81,9 @@ type Op =
   | { add: SecurityGroupRule }
   | { del: number }
   | { port: string; groups: string[] }
-  | { unplug: string };
+  | { unplug: string }
+  | { ag: string; addresses: string[] }
+  | { dropAg: string };
 
 const opsArb: fc.Arbitrary<Op[]> = fc.array(
   fc.oneof(
@@ -92,6 +94,17 @@ const opsArb: fc.Arbitrary<Op[]> = fc.array(
       groups: fc.subarray([...GROUPS, 'nope']),
     }),
     fc.record({ unplug: fc.constantFrom('a', 'b', 'c') }),
+    fc.record({
+      ag: fc.constantFrom('ag1', 'ag2'),
+      addresses: fc.subarray([
+        '192.0.2.0/24',
+        '198.51.100.7',
+        'fd00:9::/64',
+        '10.1.2.3/8',
+        'bogus',
+      ]),
+    }),
+    fc.record({ dropAg: fc.constantFrom('ag1', 'ag2') }),
   ),
   { maxLength: 25 },
 );
@@ -105,7 +118,7 @@ function outcome(f: () => unknown): unknown {
 }
 
 describe('IncrementalNormalizer', () => {
-  it('equals normalizePolicy after every sequence of rule and port changes, and mostly skips it', () => {
+  it('equals normalizePolicy after every sequence of rule, port and address-group changes, and mostly skips it', () => {
     let incremental = 0;
     fc.assert(
       fc.property(opsArb, (ops) => {
@@ -115,6 +128,33 @@ describe('IncrementalNormalizer', () => {
         let rev = 0;
         for (const op of ops) {
           let change: Change;
+          if ('ag' in op || 'dropAg' in op) {
+            const id = 'ag' in op ? op.ag : op.dropAg;
+            const old = policy.address_groups.find((g) => g.id === id);
+            const rest = policy.address_groups.filter((g) => g.id !== id);
+            if ('ag' in op) {
+              const ag = {
+                id,
+                project_id: 'p',
+                name: id,
+                description: '',
+                addresses: op.addresses,
+              };
+              policy.address_groups = [...rest, ag].sort((x, y) => (x.id < y.id ? -1 : 1));
+              n.changed([
+                { revision: ++rev, kind: 'address_group', id, op: 'put', value: ag } as Change,
+              ]);
+            } else if (old) {
+              policy.address_groups = rest;
+              n.changed([
+                { revision: ++rev, kind: 'address_group', id, op: 'delete', value: old } as Change,
+              ]);
+            }
+            expect(outcome(() => n.normalize(policy))).toEqual(
+              outcome(() => normalizePolicy(policy)),
+            );
+            continue;
+          }
           if ('port' in op || 'unplug' in op) {
             const id = 'port' in op ? op.port : op.unplug;
             const old = policy.ports.find((p) => p.id === id);
@@ -200,7 +240,7 @@ describe('IncrementalNormalizer', () => {
     expect(n.stats).toEqual({ incremental: 0, full: 2 });
   });
 
-  it('a change of anything but rules and ports takes the full path', () => {
+  it('a change of anything but rules, ports and address groups takes the full path', () => {
     const policy = base();
     const n = new IncrementalNormalizer();
     n.normalize(policy);

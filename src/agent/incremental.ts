@@ -1,15 +1,24 @@
 /**
  * Incremental normalisation: when everything that changed since the last normalised policy
- * is security-group rules (with the revision bump of their groups) or ports — the frequent
- * changes — only the touched groups' rules and the touched ports are normalised again;
- * networks, other ports, other groups and address groups are reused as they are. Anything
+ * is security-group rules (with the revision bump of their groups), ports or address groups —
+ * the frequent changes — only the touched groups' rules, ports and address groups are
+ * normalised again; everything else is reused as it is (the same objects, which is what lets
+ * the incremental compiler see what changed). Anything
  * else (or anything unusual: a rule whose group or remote is unknown, a rule or port that
  * fails its checks) falls back to `normalizePolicy`, which also produces the proper error.
  *
  * Invariant: the result equals `normalizePolicy(policy)` (the property test checks it).
  */
 import { normalizePolicy, normalizeRule } from '../model/policy.js';
-import type { NormalizedPolicy, Policy, SecurityGroup, SecurityGroupRule } from '../model/types.js';
+import { cidrEquals, compareCidr, parseCidr } from '../model/addr.js';
+import type {
+  AddressGroup,
+  Cidr,
+  NormalizedPolicy,
+  Policy,
+  SecurityGroup,
+  SecurityGroupRule,
+} from '../model/types.js';
 import { checkRule } from '../model/validate.js';
 import type { Change } from '../store/store.js';
 
@@ -103,9 +112,51 @@ export function applyPortChanges(
   return { ...prev, ports: sorted };
 }
 
+/** Re-parses only the address groups that changed; the other lists stay the same objects. */
+export function applyAddressGroupChanges(
+  prev: NormalizedPolicy,
+  policy: Policy,
+  changes: readonly Change[],
+): NormalizedPolicy | undefined {
+  const changed = new Map<string, readonly Cidr[] | null>();
+  for (const c of changes) {
+    if (c.op === 'delete') {
+      for (const g of prev.groups.values()) {
+        if (
+          g.rules.some((r) => r.remote.kind === 'addressGroup' && r.remote.addressGroupId === c.id)
+        )
+          return undefined; // still named by a rule: let normalizePolicy report it
+      }
+      changed.set(c.id, null);
+      continue;
+    }
+    const ag = c.value as AddressGroup;
+    const cidrs: Cidr[] = [];
+    try {
+      for (const a of ag.addresses) {
+        const x = parseCidr(a, 'addresses');
+        if (!cidrs.some((y) => cidrEquals(x, y))) cidrs.push(x);
+      }
+    } catch {
+      return undefined;
+    }
+    changed.set(c.id, cidrs.sort(compareCidr));
+  }
+  // normalizePolicy keeps them in the policy's order (by id).
+  const addressGroups = new Map<string, readonly Cidr[]>();
+  for (const ag of policy.address_groups) {
+    const c = changed.get(ag.id);
+    if (c === null) continue;
+    const cidrs = c ?? prev.addressGroups.get(ag.id);
+    if (cidrs === undefined) return undefined;
+    addressGroups.set(ag.id, cidrs);
+  }
+  return { ...prev, addressGroups };
+}
+
 /**
- * Rule changes (with their groups' revision bumps) and port changes take the fast paths;
- * anything else returns undefined (normalise everything).
+ * Rule changes (with their groups' revision bumps), port changes and address-group changes
+ * take the fast paths; anything else returns undefined (normalise everything).
  */
 export function applyChanges(
   prev: NormalizedPolicy,
@@ -114,13 +165,17 @@ export function applyChanges(
 ): NormalizedPolicy | undefined {
   const rules: Change[] = [];
   const ports: Change[] = [];
+  const addressGroups: Change[] = [];
   for (const c of changes) {
     if (c.kind === 'security_group_rule' || c.kind === 'security_group') rules.push(c);
     else if (c.kind === 'port') ports.push(c);
+    else if (c.kind === 'address_group') addressGroups.push(c);
     else return undefined;
   }
   let next: NormalizedPolicy | undefined = prev;
-  if (rules.length > 0) next = applyRuleChanges(next, policy, rules);
+  // Address groups first: rules checked next may name a new one.
+  if (addressGroups.length > 0) next = applyAddressGroupChanges(next, policy, addressGroups);
+  if (next && rules.length > 0) next = applyRuleChanges(next, policy, rules);
   if (next && ports.length > 0) next = applyPortChanges(next, policy, ports);
   return next;
 }
