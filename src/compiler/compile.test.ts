@@ -7,6 +7,7 @@ import { compile, type CompileInput } from './compile.js';
 import { Cookie } from './cookie.js';
 import { actionsKey, matchKey } from './emit.js';
 import { demoPolicy, group, macOf, network, policy, port, rule } from './fixtures.js';
+import { portRangeToMasks } from './port-ranges.js';
 import { Table } from './tables.js';
 
 function run(p: Policy, localPorts: CompileInput['localPorts'], extra: Partial<CompileInput> = {}) {
@@ -268,6 +269,30 @@ describe('rules', () => {
     expect(rules.length).toBeGreaterThanOrEqual(100 + 1100);
     // The whole table stays linear in ports too.
     expect(flows.length).toBeLessThan(1100 + 100 * 25);
+  });
+
+  it('source × destination port ranges grow by the sum of their covers, not the product', () => {
+    // 1-65534 as destination (30 value/mask entries with prefix splitting, far fewer here) and
+    // 1024-65535 as source: one rule, two port dimensions kept apart.
+    const dst = portRangeToMasks(1, 65534).length;
+    const src = portRangeToMasks(1024, 65535).length;
+    expect(dst * src).toBeGreaterThan(dst + src);
+    const p = simple(true, [
+      rule('r', 'g', {
+        protocol: 'udp',
+        port_range_min: 1,
+        port_range_max: 65534,
+        source_port_range_min: 1024,
+        source_port_range_max: 65535,
+      }),
+    ]);
+    const { flows } = run(p, [{ portId: 'p1', ofport: 1 }]);
+    const rules = inTable(flows, Table.IngressRules).filter((f) => f.priority > 0);
+    // One clause flow per destination entry and per source entry, and the conj_id flow.
+    expect(rules.length).toBe(dst + src + 1);
+    const clauses = rules.flatMap((f) => f.actions).filter((a) => a.type === 'conjunction');
+    expect(clauses.length).toBe(dst + src);
+    expect(new Set(clauses.map((a) => a.nClauses))).toEqual(new Set([2]));
   });
 
   it('two conjunctive keys never share a priority within a table', () => {

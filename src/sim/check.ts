@@ -5,8 +5,10 @@
  * Produces one problem per violation: a match field without its prerequisites (OFPBMC_BAD_PREREQ),
  * `goto_table` to a table not after the flow's own (OFPBRC_BAD_TABLE_ID), a conjunctive flow
  * with actions other than `conjunction` / `note`, a malformed conjunction (n < 2, k outside
- * 1..n), one conjunction id at several priorities or with different n, and two flows with the
- * same table, priority and match (the second replaces the first in OVS).
+ * 1..n), one conjunction id at several priorities or with different n, two conjunctions at
+ * one priority of a table (ovs-fields(7): conjunctive flows of one priority must not overlap;
+ * sgflow never relies on their not overlapping), and two flows with the same table, priority
+ * and match (the second replaces the first in OVS).
  */
 import { unmetPrerequisites } from '../openflow/fields.js';
 import type { FieldName, Flow } from '../openflow/ir.js';
@@ -27,6 +29,7 @@ export function checkFlows(flows: readonly Flow[]): FlowProblem[] {
   const out: FlowProblem[] = [];
   const seen = new Map<string, Flow>();
   const conj = new Map<string, { priority: number; n: number }>();
+  const idAtPriority = new Map<string, number>();
   for (const flow of flows) {
     for (const u of unmetPrerequisites(flow.match)) {
       out.push({ flow, problem: `matches ${u.field} without ${u.needs}` });
@@ -45,6 +48,15 @@ export function checkFlows(flows: readonly Flow[]): FlowProblem[] {
       if (a.type === 'conjunction') {
         if (a.nClauses < 2 || a.clause < 1 || a.clause > a.nClauses) {
           out.push({ flow, problem: `malformed conjunction(${a.id},${a.clause}/${a.nClauses})` });
+        }
+        const at = `${flow.table}|${flow.priority}`;
+        const other = idAtPriority.get(at);
+        if (other === undefined) idAtPriority.set(at, a.id);
+        else if (other !== a.id) {
+          out.push({
+            flow,
+            problem: `conjunctions ${other} and ${a.id} share priority ${flow.priority} in table ${flow.table}`,
+          });
         }
         const k = `${flow.table}|${a.id}`;
         const prev = conj.get(k);

@@ -11,12 +11,20 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { normalizePolicy } from '../model/policy.js';
-import { formatFlows } from '../openflow/text.js';
-import { startOvs, type OvsSandbox } from '../../test/support/ovs.js';
-import { datapathOutputs, datapathPortMap } from '../../test/support/trace.js';
-import { compile } from './compile.js';
-import { demoPolicy, group, macOf, network, policy, port, rule } from './fixtures.js';
+import { normalizePolicy } from '../../src/model/policy.js';
+import { formatFlows } from '../../src/openflow/text.js';
+import { startOvs, type OvsSandbox } from '../support/ovs.js';
+import { datapathOutputs, datapathPortMap } from '../support/trace.js';
+import { compile } from '../../src/compiler/compile.js';
+import {
+  demoPolicy,
+  group,
+  macOf,
+  network,
+  policy,
+  port,
+  rule,
+} from '../../src/compiler/fixtures.js';
 
 function haveOfctl(): boolean {
   try {
