@@ -70,7 +70,10 @@ export function applyRuleChanges(
       if (rules.length > 0) return undefined; // a rule of an unknown group: an error
       continue;
     }
+    // Only the changed rules need checking: the others passed before, and the groups and
+    // address groups they name can only go away through the full path.
     for (const r of rules) {
+      if (!changedIds.has(r.id)) continue;
       if (r.remote_group_id !== null && !prev.groups.has(r.remote_group_id)) return undefined;
       if (r.remote_address_group_id !== null && !prev.addressGroups.has(r.remote_address_group_id))
         return undefined;
@@ -80,7 +83,12 @@ export function applyRuleChanges(
         return undefined;
       }
     }
-    groups.set(gid, { ...g, rules: rules.map(normalizeRule).sort(byId) });
+    // Rules that did not change stay the same objects (the compiler keys its work on them).
+    const before = new Map(g.rules.map((r) => [r.id, r]));
+    const next = rules.map(
+      (r) => (changedIds.has(r.id) ? undefined : before.get(r.id)) ?? normalizeRule(r),
+    );
+    groups.set(gid, { ...g, rules: next.sort(byId) });
   }
   return { ...prev, groups };
 }

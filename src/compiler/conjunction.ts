@@ -86,9 +86,15 @@ export function foldKey(
 
 /** Whether a key becomes conjunction flows (and so needs a priority and an id). */
 export function isConjunctive(k: ConjunctiveKey): boolean {
-  const f = foldKey(k);
-  return f !== null && f.dims.length >= 2;
+  let c = conjunctive.get(k);
+  if (c === undefined) {
+    const f = foldKey(k);
+    conjunctive.set(k, (c = f !== null && f.dims.length >= 2));
+  }
+  return c;
 }
+
+const conjunctive = new WeakMap<ConjunctiveKey, boolean>();
 
 /**
  * A key's flows in parts: one part per dimension left after folding (one flow per value) and

@@ -48,7 +48,7 @@ import {
 import { compileAllow, compileState } from './conntrack.js';
 import { buildContext, PIPELINE, type CompileContext, type LocalPortInfo } from './context.js';
 import type { CookieOrigin } from './cookie.js';
-import { FlowSink, matchKey, type Emitted } from './emit.js';
+import { FlowSink, type Emitted } from './emit.js';
 import {
   compileForwardClaim,
   compileForwardFlood,
@@ -70,9 +70,10 @@ import {
   portValue,
   pruneCidrs,
   remoteCidrs,
+  newKeyMemo,
   remoteKey,
-  ruleValue,
   type ConjunctiveKey,
+  type KeyMemo,
   type DimSource,
   type DimValue,
   type GroupMembers,
@@ -104,6 +105,8 @@ interface KeysUnit extends Unit {
   readonly conjunctive: readonly ConjunctiveKey[];
   /** The shared dimension lists the keys use (kept while the unit is). */
   readonly lists: readonly string[];
+  /** What the group's keys remember for the next compile (rules.ts). */
+  readonly memo: KeyMemo;
 }
 
 /** A group's key parts (their units), kept whole while its keys and slots are unchanged. */
@@ -163,11 +166,13 @@ export class IncrementalCompiler {
   private readonly table = new MergedTable();
   private units = new Map<string, Unit>();
   private layout: string | undefined;
-  private slots: { sig: string; slots: ConjunctionSlots } | undefined;
+  private slots: { ids: ReadonlySet<string>; slots: ConjunctionSlots } | undefined;
   /** Shared dimension lists by key (DimSource), with the signature they were built for. */
   private readonly lists = new Map<string, { sig: string; value: unknown }>();
   private readonly portValues = new Map<number, DimValue>();
   private readonly cidrValues = new Map<FieldName, WeakMap<Cidr, DimValue>>();
+  /** The part units of a key object, and the slot they were emitted at. */
+  private keyParts = new WeakMap<ConjunctiveKey, { slot: string; parts: readonly string[] }>();
   private readonly ids = new WeakMap<object, number>();
   private nextId = 1;
 
@@ -259,6 +264,7 @@ export class IncrementalCompiler {
     this.layout = undefined;
     this.slots = undefined;
     this.lists.clear();
+    this.keyParts = new WeakMap();
   }
 
   /**
@@ -316,7 +322,8 @@ export class IncrementalCompiler {
       recompiled.push(id);
       const sink = new FlowSink();
       dims.record();
-      const keys = compileGroupKeys(ctx, sink, dims, group, ports);
+      const memo = old?.memo ?? newKeyMemo();
+      const keys = compileGroupKeys(ctx, sink, dims, group, ports, memo, (o) => this.id(o));
       const u: KeysUnit = {
         sig,
         items: sink.items,
@@ -324,6 +331,7 @@ export class IncrementalCompiler {
         keys,
         conjunctive: keys.filter(isConjunctive),
         lists: dims.recorded(),
+        memo,
       };
       next.set(id, u);
       keyUnits.push([group, u]);
@@ -331,15 +339,15 @@ export class IncrementalCompiler {
     dims.sweep();
 
     // Slots depend on the set of conjunctive keys only; most changes leave it as it was.
+    // Slots depend on the set of conjunctive keys only: most changes leave it as it was.
     const conjunctive = keyUnits.flatMap(([, u]) => u.conjunctive);
-    const slotsSig = conjunctive
-      .map((k) => `${k.table}:${k.id}`)
-      .sort()
-      .join('\n');
-    if (this.slots?.sig !== slotsSig) {
-      this.slots = { sig: slotsSig, slots: assignSlots(conjunctive) };
-    }
-    const slots = this.slots.slots;
+    const ids = new Set(conjunctive.map((k) => `${k.table}:${k.id}`));
+    const same =
+      this.slots !== undefined &&
+      this.slots.ids.size === ids.size &&
+      [...ids].every((id) => this.slots!.ids.has(id));
+    if (!same) this.slots = { ids, slots: assignSlots(conjunctive) };
+    const slots = this.slots!.slots;
 
     for (const [group, u] of keyUnits) {
       // The group's keys and their slots unchanged: every part stays as it was.
@@ -356,9 +364,23 @@ export class IncrementalCompiler {
       }
       const parts: string[] = [];
       for (const k of u.keys) {
+        // A key that is the same object as last time, at the same slot: its parts stay.
+        const slot = isConjunctive(k)
+          ? `${slots.priority.get(k.id)}/${slots.conjId.get(k.id)}`
+          : '';
+        const known = this.keyParts.get(k);
+        if (known && known.slot === slot && known.parts.every((id) => prev.has(id))) {
+          for (const partId of known.parts) {
+            parts.push(partId);
+            next.set(partId, prev.get(partId)!);
+          }
+          continue;
+        }
+        const own: string[] = [];
         for (const part of keyParts(ctx.t, k, slots)) {
           const partId = `part:${k.id}#${part.name}`;
           parts.push(partId);
+          own.push(partId);
           const psig = `${part.frame}|${this.valuesSig(part.values)}`;
           const before = prev.get(partId) as PartUnit | undefined;
           if (before && before.sig === psig) {
@@ -368,6 +390,7 @@ export class IncrementalCompiler {
           recompiled.push(partId);
           next.set(partId, emitPart(part, psig, before));
         }
+        this.keyParts.set(k, { slot, parts: own });
       }
       const unit: RulesUnit = { sig, items: [], warnings: [], parts };
       next.set(id, unit);
@@ -429,10 +452,6 @@ export class IncrementalCompiler {
             : list.map((c) => this.cidrValue(field, c));
         }),
       cidrs: cidrsOf,
-      value: (match, ruleIds) => {
-        const text = `${matchKey(match)}|${ruleIds.join(' ')}`;
-        return stable(`value|${text}`, '', () => ruleValue(match, ruleIds));
-      },
       record: () => {
         recording = [];
       },

@@ -66,8 +66,6 @@ export interface DimSource {
   /** Values of `field` for the remote side's addresses; null when they include "anywhere". */
   remote(spec: RemoteSpec, family: IpFamily, field: FieldName): readonly DimValue[] | null;
   cidrs(spec: RemoteSpec, family: IpFamily): readonly Cidr[];
-  /** A value standing for these rules: the same object as last time for the same content. */
-  value(match: Match, ruleIds: readonly string[]): DimValue;
 }
 
 /** A value standing for these rules (not shared). */
@@ -283,9 +281,75 @@ function svcKey(m: Match): string {
     .join(',');
 }
 
+/** What one rule brings to one key (one per form); a function of the rule and its group. */
+interface Contribution {
+  readonly keyId: string;
+  readonly table: number;
+  readonly constant: Match;
+  readonly remote: RemoteSpec;
+  readonly family: IpFamily;
+  readonly field: FieldName;
+  readonly services: Services;
+  readonly own: boolean;
+}
+
+/**
+ * What a group's keys remember between compiles (incremental.ts keeps one per group): each
+ * rule's contributions, and each key with the signature of its inputs, so a rule change
+ * rebuilds only the key it belongs to.
+ */
+export interface KeyMemo {
+  readonly contributions: WeakMap<NormalizedRule, { sig: string; value: Contribution[] | 'punt' }>;
+  readonly keys: Map<string, { sig: string; key: ConjunctiveKey }>;
+  /** Service values by content, so a rebuilt key keeps the values it had (and their flows). */
+  readonly values: Map<string, DimValue>;
+  /** How many values were left after the last pruning. */
+  readonly pruned: { size: number };
+}
+
+export function newKeyMemo(): KeyMemo {
+  return { contributions: new WeakMap(), keys: new Map(), values: new Map(), pruned: { size: 0 } };
+}
+
+function memoValue(memo: KeyMemo, match: Match, ruleIds: readonly string[]): DimValue {
+  const text = `${matchKey(match)}|${ruleIds.join(' ')}`;
+  let v = memo.values.get(text);
+  if (!v) memo.values.set(text, (v = ruleValue(match, ruleIds)));
+  return v;
+}
+
+function contributionsOf(
+  ctx: CompileContext,
+  group: NormalizedGroup,
+  rule: NormalizedRule,
+): Contribution[] | 'punt' {
+  const ingress = rule.direction === 'ingress';
+  const table = ingress ? ctx.t.IngressRules : ctx.t.EgressRules;
+  const family = familyOf(rule);
+  const forms = formsOf(rule, group.stateful);
+  if (forms === 'punt') return 'punt';
+  return forms.map((form) => {
+    const services = servicesOf(rule, form);
+    const base = `${group.id}|${rule.direction}|${rule.ethertype}|${remoteKey(rule.remote)}|${form}`;
+    const own = services.dims.length > 1;
+    return {
+      keyId: own ? `${base}|rule=${rule.id}` : base,
+      table,
+      constant: constantOf(rule, form),
+      remote: rule.remote,
+      family,
+      field: remoteField(form, ingress, family),
+      services,
+      own,
+    };
+  });
+}
+
 /**
  * One group's rules, for the local ports (with port security) that have it → its keys; punt
- * flows go straight to the sink.
+ * flows go straight to the sink. With a `memo` (and `idOf`, an object's identity as a number),
+ * a key whose rules and shared dimensions are the same objects as last time is the same
+ * object as last time.
  */
 export function compileGroupKeys(
   ctx: CompileContext,
@@ -293,105 +357,130 @@ export function compileGroupKeys(
   dims: DimSource,
   group: NormalizedGroup,
   ports: readonly LocalPortInfo[],
+  memo: KeyMemo = newKeyMemo(),
+  idOf: (o: object) => number = () => 0,
 ): ConjunctiveKey[] {
-  const keys = new Map<string, KeyBuilder>();
   const punts: Punts = new Map();
   const rules = [...group.rules].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const portsDim = dims.ports(group.id, ports);
-  for (const rule of rules) addRule(ctx, dims, keys, punts, group, portsDim, rule);
-  emitAllPunts(sink, punts, ctx.t.Allow);
-  return [...keys.values()].map((k) => finishKey(k, dims));
-}
-
-function addRule(
-  ctx: CompileContext,
-  dims: DimSource,
-  keys: Map<string, KeyBuilder>,
-  punts: Punts,
-  group: NormalizedGroup,
-  portsDim: readonly DimValue[],
-  rule: NormalizedRule,
-): void {
-  const ingress = rule.direction === 'ingress';
-  const table = ingress ? ctx.t.IngressRules : ctx.t.EgressRules;
-  const family = familyOf(rule);
-  const forms = formsOf(rule, group.stateful);
-  if (forms === 'punt') {
-    const cidrs = dims.cidrs(rule.remote, family);
-    emitPunts(
-      punts,
-      rule,
-      group.stateful ? 'ct' : 'packet',
-      table,
-      portsDim,
-      cidrs,
-      ingress,
-      family,
-    );
-    return;
-  }
-  for (const form of forms) {
-    const field = remoteField(form, ingress, family);
-    const remoteDim = dims.remote(rule.remote, family, field);
-    const services = servicesOf(rule, form);
-    const base = `${group.id}|${rule.direction}|${rule.ethertype}|${remoteKey(rule.remote)}|${form}`;
-    const own = services.dims.length > 1;
-    const id = own ? `${base}|rule=${rule.id}` : base;
-    let k = keys.get(id);
-    if (!k) {
-      k = {
-        id,
-        groupId: group.id,
-        table,
-        constant: constantOf(rule, form),
-        ruleIds: new Set(),
+  const contributionSig = `${group.id}|${group.stateful}|${ctx.t.IngressRules}`;
+  const buckets = new Map<string, { rules: NormalizedRule[]; parts: Contribution[] }>();
+  for (const rule of rules) {
+    let c = memo.contributions.get(rule);
+    if (!c || c.sig !== contributionSig) {
+      c = { sig: contributionSig, value: contributionsOf(ctx, group, rule) };
+      memo.contributions.set(rule, c);
+    }
+    if (c.value === 'punt') {
+      const family = familyOf(rule);
+      emitPunts(
+        punts,
+        rule,
+        group.stateful ? 'ct' : 'packet',
+        rule.direction === 'ingress' ? ctx.t.IngressRules : ctx.t.EgressRules,
         portsDim,
-        remoteDim,
-        services: new Map(),
-        extraDims: own ? services.dims : null,
-      };
-      keys.set(id, k);
+        dims.cidrs(rule.remote, family),
+        rule.direction === 'ingress',
+        family,
+      );
+      continue;
     }
-    k.ruleIds.add(rule.id);
-    if (!own) {
-      for (const m of services.dims[0]!) {
-        const sk = svcKey(m);
-        let s = k.services.get(sk);
-        if (!s) k.services.set(sk, (s = { match: m, ruleIds: new Set() }));
-        s.ruleIds.add(rule.id);
-      }
+    for (const part of c.value) {
+      let b = buckets.get(part.keyId);
+      if (!b) buckets.set(part.keyId, (b = { rules: [], parts: [] }));
+      b.rules.push(rule);
+      b.parts.push(part);
     }
   }
+  emitAllPunts(sink, punts, ctx.t.Allow);
+  const keys: ConjunctiveKey[] = [];
+  const kept = new Map<string, { sig: string; key: ConjunctiveKey }>();
+  for (const [id, b] of buckets) {
+    const first = b.parts[0]!;
+    const remoteDim = dims.remote(first.remote, first.family, first.field);
+    const sig = [
+      group.stateful,
+      idOf(portsDim),
+      remoteDim === null ? '-' : idOf(remoteDim),
+      ...b.rules.map((r) => idOf(r)),
+    ].join(',');
+    const old = memo.keys.get(id);
+    if (old && old.sig === sig) {
+      keys.push(old.key);
+      kept.set(id, old);
+      continue;
+    }
+    const k: KeyBuilder = {
+      id,
+      groupId: group.id,
+      table: first.table,
+      constant: first.constant,
+      ruleIds: new Set(),
+      portsDim,
+      remoteDim,
+      services: new Map(),
+      extraDims: first.own ? first.services.dims : null,
+    };
+    b.parts.forEach((part, i) => {
+      const ruleId = b.rules[i]!.id;
+      k.ruleIds.add(ruleId);
+      if (part.own) return;
+      for (const m of part.services.dims[0]!) {
+        const sk = svcKey(m);
+        let sv = k.services.get(sk);
+        if (!sv) k.services.set(sk, (sv = { match: m, ruleIds: new Set() }));
+        sv.ruleIds.add(ruleId);
+      }
+    });
+    const key = finishKey(k, (match, ruleIds) => memoValue(memo, match, ruleIds));
+    keys.push(key);
+    kept.set(id, { sig, key });
+  }
+  memo.keys.clear();
+  for (const [id, v] of kept) memo.keys.set(id, v);
+  // Forget values no key holds any more, once the memo has doubled since it was last pruned.
+  if (memo.values.size > 2 * memo.pruned.size + 64) {
+    const live = new Set(keys.flatMap((k) => k.dims.flat().filter((v) => !v.shared)));
+    for (const [text, v] of [...memo.values]) if (!live.has(v)) memo.values.delete(text);
+    memo.pruned.size = memo.values.size;
+  }
+  return keys;
 }
 
-function finishKey(k: KeyBuilder, source: DimSource): ConjunctiveKey {
+function finishKey(
+  k: KeyBuilder,
+  value: (match: Match, ruleIds: readonly string[]) => DimValue,
+): ConjunctiveKey {
   const ruleIds = [...k.ruleIds].sort();
-  const all = (ms: readonly Match[]): DimValue[] => ms.map((match) => source.value(match, ruleIds));
+  const all = (ms: readonly Match[]): DimValue[] => ms.map((match) => value(match, ruleIds));
   const dims: (readonly DimValue[])[] = [k.portsDim];
   if (k.remoteDim) dims.push(k.remoteDim);
   if (k.extraDims) {
     for (const d of k.extraDims)
       if (!(d.length === 1 && Object.keys(d[0]!).length === 0)) dims.push(all(d));
   } else {
-    let svcs = [...k.services.values()];
+    // Services by their canonical text (the map's keys).
+    let svcs = [...k.services].map(([key, s]) => ({ key, ...s }));
     // A service that matches everything, or a whole protocol, swallows the narrower ones.
     const universal = svcs.find((s) => Object.keys(s.match).length === 0);
     if (universal) svcs = [universal];
     else {
       const whole = new Set(
-        svcs.filter((s) => Object.keys(s.match).length === 1).map((s) => svcKey(s.match)),
+        svcs.filter((s) => Object.keys(s.match).length === 1).map((s) => s.key),
       );
-      svcs = svcs.filter((s) => {
-        if (Object.keys(s.match).length === 1) return true;
-        const protoOnly = Object.entries(s.match).filter(
-          ([f]) => f === 'ct_nw_proto' || f === 'ip_proto',
-        );
-        return !protoOnly.some(([f, v]) => whole.has(svcKey({ [f]: v })));
-      });
+      if (whole.size > 0) {
+        svcs = svcs.filter((s) => {
+          if (Object.keys(s.match).length === 1) return true;
+          const protoOnly = Object.entries(s.match).filter(
+            ([f]) => f === 'ct_nw_proto' || f === 'ip_proto',
+          );
+          return !protoOnly.some(([f, v]) => whole.has(svcKey({ [f]: v })));
+        });
+      }
     }
-    svcs.sort((a, b) => (svcKey(a.match) < svcKey(b.match) ? -1 : 1));
+    svcs.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     if (!(svcs.length === 1 && Object.keys(svcs[0]!.match).length === 0)) {
-      dims.push(svcs.map((s) => source.value(s.match, [...s.ruleIds].sort())));
+      dims.push(svcs.map((s) => value(s.match, [...s.ruleIds].sort())));
     }
   }
   return { id: k.id, groupId: k.groupId, table: k.table, ruleIds, constant: k.constant, dims };
