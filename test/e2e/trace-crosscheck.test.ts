@@ -260,7 +260,7 @@ async function install(baseTable: number): Promise<FlowTable> {
           },
         ];
   const compiled = [...entry, ...result.flows];
-  await installFlows(ovs, forTrace(withEnvMutant(compiled, policy)));
+  await installFlows(ovs, forTrace(withEnvMutant(compiled, policy, baseTable)));
   return compiled;
 }
 
