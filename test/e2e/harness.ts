@@ -222,7 +222,7 @@ export const MUTANTS: Record<string, Mutant> = {
           }
         : f,
     ),
-  /** The always-dropped egress flows (DHCP server, RA, redirect) are missing. */
+  /** The always-dropped egress flows (802.1Q tag, DHCP server, RA, redirect) are missing. */
   'no-server-guards': (flows, { tables: t }) =>
     flows.filter((f) => !(f.table === t.EgressPortSecurity && f.priority > 100 && isDropFlow(f))),
   /** Every rule flow is gone: nothing is allowed by rules. */
