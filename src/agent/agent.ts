@@ -178,6 +178,8 @@ export class Agent {
 
   private applied = { revision: -1, portsGeneration: -1 };
   private readonly puntLimiter = new PuntLimiter();
+  /** The local ports of the last reconcile (what the switch enforces), by ofport. */
+  private portIdByOfport = new Map<number, string>();
   private waiters: Waiter[] = [];
   private reportListeners: ((r: ReconcileReport) => void)[] = [];
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -397,10 +399,9 @@ export class Agent {
     }
     let verdict: PuntJudgement;
     try {
-      const byOfport = new Map(this.localPorts().map((l) => [l.ofport, l.portId]));
       verdict = judgePunt(
         this.normalized(),
-        (ofport) => byOfport.get(ofport),
+        (ofport) => this.portIdByOfport.get(ofport),
         p.metadata,
         parseFrame(p.data),
       );
@@ -432,7 +433,8 @@ export class Agent {
     const revision = this.opts.source.cache.revision;
     const portsGeneration = this.portsGeneration;
     const base = this.baseTable;
-    this.puntLimiter.keep(new Set(this.localPorts().map((l) => l.ofport)));
+    const localPorts = this.localPorts();
+    this.puntLimiter.keep(new Set(localPorts.map((l) => l.ofport)));
 
     let update: CompilerUpdate;
     let normalizeMs: number;
@@ -448,7 +450,7 @@ export class Agent {
       const tc = now();
       update = this.compiler.update({
         policy,
-        localPorts: this.localPorts(),
+        localPorts,
         ...(uplink !== undefined ? { uplinkOfport: uplink } : {}),
         ...(this.opts.networkKeys ? { networkKeys: this.opts.networkKeys } : {}),
         options: { mode: this.mode, baseTable: base },
@@ -510,7 +512,8 @@ export class Agent {
     this.metrics.flowMods.inc({ command: 'add' }, adds);
     this.metrics.flowMods.inc({ command: 'delete_strict' }, deletes);
     this.metrics.flowsInstalled.set(this.compiler.size);
-    this.metrics.localPorts.set(this.localPorts().length);
+    this.metrics.localPorts.set(localPorts.length);
+    this.portIdByOfport = new Map(localPorts.map((l) => [l.ofport, l.portId]));
     this.metrics.appliedRevision.set(revision);
     this.failures = 0;
     this.lastError = undefined;

@@ -178,16 +178,3 @@ export function keyParts(t: Tables, k: ConjunctiveKey, slots: ConjunctionSlots):
   });
   return parts;
 }
-
-/** One key's flows, given the slots of the conjunctive keys. */
-export function compileKeyFlows(
-  t: Tables,
-  sink: FlowSink,
-  k: ConjunctiveKey,
-  slots: ConjunctionSlots,
-): void {
-  for (const part of keyParts(t, k, slots)) {
-    if (part.values === null) part.emit(sink, null);
-    else for (const v of part.values) part.emit(sink, v);
-  }
-}

@@ -68,11 +68,6 @@ export interface DimSource {
   cidrs(spec: RemoteSpec, family: IpFamily): readonly Cidr[];
 }
 
-/** A value standing for these rules (not shared). */
-export function ruleValue(match: Match, ruleIds: readonly string[]): DimValue {
-  return dimValue(match, ruleIds);
-}
-
 function dimValue(match: Match, ruleIds: readonly string[], shared?: boolean): DimValue {
   return { match, text: matchKey(match), ruleIds, ...(shared ? { shared } : {}) };
 }
@@ -314,7 +309,7 @@ export function newKeyMemo(): KeyMemo {
 function memoValue(memo: KeyMemo, match: Match, ruleIds: readonly string[]): DimValue {
   const text = `${matchKey(match)}|${ruleIds.join(' ')}`;
   let v = memo.values.get(text);
-  if (!v) memo.values.set(text, (v = ruleValue(match, ruleIds)));
+  if (!v) memo.values.set(text, (v = dimValue(match, ruleIds)));
   return v;
 }
 

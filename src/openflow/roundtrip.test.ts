@@ -4,7 +4,13 @@ import type { Action, FieldMatch, FieldName, FieldSlice, Flow, LearnSpec, Match 
 import { FIELD_TABLE, prerequisiteMet } from './fields.js';
 import { FlowError } from './errors.js';
 import { formatFlow, parseFlow } from './text.js';
-import { canonicalFlow, decodeMessage, encodeMessage, type OfMessage } from './wire/messages.js';
+import {
+  canonicalFlow,
+  decodeMessage,
+  encodeMessage,
+  FLOW_FLAGS,
+  type OfMessage,
+} from './wire/messages.js';
 
 const u = (bits: number) => fc.bigInt({ min: 0n, max: (1n << BigInt(bits)) - 1n });
 
@@ -238,14 +244,6 @@ const actionsArb: fc.Arbitrary<Action[]> = fc
     fc.option(fc.integer({ min: 1, max: 254 }), { nil: undefined }),
   )
   .map(([a, g]) => (g === undefined ? a : [...a, { type: 'goto_table', table: g }]));
-
-const FLOW_FLAGS = [
-  'send_flow_rem',
-  'check_overlap',
-  'reset_counts',
-  'no_packet_counts',
-  'no_byte_counts',
-] as const;
 
 const flowArb: fc.Arbitrary<Flow> = fc
   .record({

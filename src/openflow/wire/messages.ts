@@ -72,7 +72,8 @@ export const FLOW_MOD_COMMANDS = [
 ] as const;
 export type FlowModCommand = (typeof FLOW_MOD_COMMANDS)[number];
 
-const FLOW_FLAGS = [
+/** OFPFF_* flags by name, in bit order. */
+export const FLOW_FLAGS = [
   'send_flow_rem',
   'check_overlap',
   'reset_counts',
